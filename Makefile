@@ -1,0 +1,27 @@
+# The two set-up commands: `make run` (install, train the default model, print samples) and
+# `make test` (install with the dev extras, run the whole suite). Both create .venv if missing.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+# The corpora mirror beside the checkout, when there is one (CI and developers); else downloads.
+SHARED_CORPORA := $(abspath ../shared/corpora)
+export CHARRNN_DATA ?= $(if $(wildcard $(SHARED_CORPORA)),$(SHARED_CORPORA),)
+
+.PHONY: install run test bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m charrnn.demo
+
+test: install
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

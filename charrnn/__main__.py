@@ -1,0 +1,8 @@
+"""`python -m charrnn ...` is the `charrnn` command."""
+
+import sys
+
+from charrnn.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

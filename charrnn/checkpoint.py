@@ -1,0 +1,206 @@
+"""The run folder: a contract other tools rely on. Every write is atomic; nothing is pickled.
+
+    RUN/
+      config.json          {"format": 1, "model": {...}, "train": {...}, "mode": ..., ...}
+      vocab.json           the vocabulary (charrnn.vocab)
+      best.safetensors     weights with the best validation loss so far
+      last.safetensors     the latest weights
+      trainer.safetensors  everything a resume needs, in one file so it is never half-written:
+                           weights, optimizer moments, carried hidden state, RNG state, and
+                           (in its metadata) step, data position, elapsed time, best val
+      metrics.jsonl        one JSON object per log line and per eval
+      train_lines.txt      lines mode only: the training samples, for `names --new-only`
+
+Loading reads JSON and safetensors only, so opening a run never executes code from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from charrnn.errors import CharRNNError
+from charrnn.model import ModelConfig
+from charrnn.vocab import Vocabulary
+
+FORMAT_VERSION = 1
+CONFIG, VOCAB, BEST, LAST, TRAINER, METRICS = (
+    "config.json", "vocab.json", "best.safetensors", "last.safetensors", "trainer.safetensors", "metrics.jsonl")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half.
+    A failed write (disk full, permissions) leaves the previous file as it was."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise CharRNNError(f"could not write {path} ({e.strerror or e}); the previous version is intact") from None
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    meta = {"format": str(FORMAT_VERSION), **({"json": json.dumps(metadata)} if metadata else {})}
+    atomic_write(path, st_save(tensors, metadata=meta))
+
+
+def read_header(path: Path) -> tuple[dict, dict]:
+    """(tensor shapes, metadata) from a safetensors header, without reading the tensors."""
+    try:
+        with open(path, "rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(header_len))
+        meta = header.pop("__metadata__", {}) or {}
+        shapes = {k: v["shape"] for k, v in header.items()}
+        return shapes, json.loads(meta["json"]) if "json" in meta else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CharRNNError(f"{path}: corrupt or truncated checkpoint (not a readable safetensors file)") from None
+
+
+def load_tensors(path: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, metadata) with a one-line error for a missing, truncated or corrupt file."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise CharRNNError(f"{path}: missing (is this a complete run folder?)") from None
+    except OSError as e:
+        raise CharRNNError(f"{path}: cannot read ({e.strerror})") from None
+    try:
+        tensors = st_load(data)
+        header_len = int.from_bytes(data[:8], "little")
+        meta = json.loads(data[8: 8 + header_len]).get("__metadata__", {}) or {}
+    except (SafetensorError, ValueError, OverflowError):
+        raise CharRNNError(f"{path}: corrupt or truncated checkpoint (not a readable safetensors file)") from None
+    version = int(meta.get("format", "0") or 0)
+    if version > FORMAT_VERSION:
+        raise CharRNNError(f"{path}: checkpoint format {version} is newer than this charrnn understands "
+                           f"({FORMAT_VERSION}); upgrade charrnn")
+    return tensors, json.loads(meta["json"]) if "json" in meta else {}
+
+
+@dataclass
+class RunInfo:
+    """What config.json holds."""
+
+    model: ModelConfig
+    train: dict  # the TrainConfig as saved (a dict, so older/newer fields never break loading)
+    mode: str
+    created_with: str = ""
+
+
+def is_run(folder: Path) -> bool:
+    return (Path(folder) / CONFIG).is_file()
+
+
+def write_run_files(folder: Path, info: RunInfo, vocab: Vocabulary) -> None:
+    from charrnn import __version__
+
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT_VERSION, "charrnn": __version__, "mode": info.mode,
+              "model": asdict(info.model), "train": info.train}
+    atomic_write(folder / CONFIG, json.dumps(config, indent=2, ensure_ascii=False).encode())
+    atomic_write(folder / VOCAB, vocab.to_json().encode())
+
+
+def read_run(folder: Path) -> tuple[RunInfo, Vocabulary]:
+    """config.json + vocab.json, with one-line errors for anything that is not a usable run."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CharRNNError(f"{folder}: no such run folder")
+    if not is_run(folder):
+        raise CharRNNError(f"{folder}: not a charrnn run (no {CONFIG}); train one with `charrnn train --out {folder}`")
+    try:
+        config = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        version = config["format"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise CharRNNError(f"{folder / CONFIG}: unreadable run configuration") from None
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CharRNNError(f"{folder}: run format {version} is newer than this charrnn understands "
+                           f"({FORMAT_VERSION}); upgrade charrnn")
+    try:
+        model = ModelConfig(**config["model"])
+        info = RunInfo(model=model, train=dict(config.get("train", {})), mode=config["mode"],
+                       created_with=config.get("charrnn", ""))
+    except (KeyError, TypeError):
+        raise CharRNNError(f"{folder / CONFIG}: missing or unknown fields in the run configuration") from None
+    try:
+        vocab_text = (folder / VOCAB).read_text(encoding="utf-8")
+    except OSError:
+        raise CharRNNError(f"{folder / VOCAB}: missing or unreadable") from None
+    vocab = Vocabulary.from_json(vocab_text, str(folder / VOCAB))
+    if len(vocab) != model.vocab_size:
+        raise CharRNNError(f"{folder}: vocab.json has {len(vocab)} tokens but the model expects {model.vocab_size}")
+    return info, vocab
+
+
+def weights_file(folder: Path, which: str = "best") -> Path:
+    """best.safetensors, falling back to last.safetensors (a run stopped before its first eval)."""
+    folder = Path(folder)
+    if which not in ("best", "last"):
+        raise CharRNNError(f"checkpoint {which!r}: choose best or last")
+    path = folder / (BEST if which == "best" else LAST)
+    if which == "best" and not path.exists() and (folder / LAST).exists():
+        path = folder / LAST
+    return path
+
+
+def append_metrics(folder: Path, record: dict) -> None:
+    with open(Path(folder) / METRICS, "a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def read_metrics(folder: Path) -> list[dict]:
+    path = Path(folder) / METRICS
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pass  # a line cut short by a kill
+    return records
+
+
+def truncate_metrics(folder: Path, step: int) -> None:
+    """On resume, drop lines logged after the checkpoint we continue from (they will be logged again)."""
+    kept = [r for r in read_metrics(folder) if r.get("step", 0) <= step]
+    atomic_write(Path(folder) / METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
+
+
+def run_summary(folder: Path) -> dict:
+    """What `charrnn info` shows: configs, parameter count, vocabulary size, steps, best val."""
+    import math
+
+    info, vocab = read_run(folder)
+    shapes, _ = read_header(weights_file(folder, "last"))
+    progress = {}
+    if (Path(folder) / TRAINER).exists():
+        _, progress = read_header(Path(folder) / TRAINER)
+    return {"mode": info.mode, "created_with": info.created_with, "model": asdict(info.model), "train": info.train,
+            "parameters": sum(math.prod(s) for s in shapes.values()), "vocab_size": len(vocab),
+            "steps": progress.get("step", 0), "elapsed": progress.get("elapsed", 0.0),
+            "best_val": progress.get("best_val")}

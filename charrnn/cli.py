@@ -1,0 +1,173 @@
+"""`charrnn <command>`: parse the flags, call one library function, print. Nothing else lives here.
+
+Bad input ends in one line on stderr (`charrnn: error: ...`) and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from charrnn.errors import CharRNNError
+
+EXAMPLES = """examples:
+  charrnn train --dataset tinyshakespeare --max-time 600 --out runs/shakespeare
+  charrnn train my_poems.txt --mode lines --hidden 256 --out runs/poems
+  charrnn sample runs/shakespeare --prime "ROMEO:" --length 300 --temperature 0.8
+  charrnn eval runs/shakespeare hamlet.txt --json
+  charrnn info runs/shakespeare
+"""
+
+
+def _add_sampling_flags(p: argparse.ArgumentParser) -> None:
+    from charrnn.options import add_dataclass_arguments
+    from charrnn.sampling import SamplingOptions
+
+    add_dataclass_arguments(p, SamplingOptions, "sampling")
+    p.add_argument("--seed", type=int, default=None, help="random seed for reproducible samples (default: random)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights to use (default: best)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from charrnn import __version__
+    from charrnn.config import TrainConfig
+    from charrnn.model import ModelConfig
+    from charrnn.options import add_dataclass_arguments
+
+    parser = argparse.ArgumentParser(prog="charrnn", description="Character-level RNN/LSTM/GRU language models: "
+                                     "train on any text, then write, score and serve.", epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"charrnn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("train", help="train a model on files, folders or a named dataset",
+                            description="Train a model. Writes a run folder: config.json, vocab.json, "
+                            "best/last.safetensors, trainer state and metrics.jsonl.")
+    p.add_argument("inputs", nargs="*", metavar="PATH", help="text files or folders to train on")
+    add_dataclass_arguments(p, ModelConfig, "model")
+    add_dataclass_arguments(p, TrainConfig, "training")
+
+    p = commands.add_parser("sample", help="write text with a trained run (streams to stdout)")
+    p.add_argument("run", metavar="RUN", help="a run folder")
+    p.add_argument("--prime", default="", help="text to start from (default: none)")
+    p.add_argument("--length", type=int, default=500, help="characters to write per sample (default: 500)")
+    p.add_argument("--num", type=int, default=1, help="how many samples, written as one batch (default: 1)")
+    p.add_argument("--stop", default=None, help="end a sample when this text appears (it is not printed)")
+    _add_sampling_flags(p)
+
+    p = commands.add_parser("eval", help="score text files: loss in nats/char, bits/char, perplexity")
+    p.add_argument("run", metavar="RUN", help="a run folder")
+    p.add_argument("files", nargs="+", metavar="FILE", help="text files to score (as one text)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--exact", action="store_true", help="score as one single stream (slower; default: "
+                   "parallel pieces with a burn-in, equal to about 1e-3 nats)")
+    p.add_argument("--encoding", default="utf-8", help="text encoding of the files (default: utf-8)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
+
+    p = commands.add_parser("info", help="show a run: configs, size, vocabulary, steps, best val")
+    p.add_argument("run", metavar="RUN", help="a run folder")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    commands.add_parser("datasets", help="list the named datasets and where each is found")
+    return parser
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from charrnn.config import TrainConfig
+    from charrnn.model import ModelConfig
+    from charrnn.options import given_fields
+    from charrnn.setup import prepare
+    from charrnn.train import fit
+
+    train_given = given_fields(args, TrainConfig)
+    if not train_given.get("inputs"):
+        train_given.pop("inputs", None)  # none typed: a resume keeps the run's own
+    result = fit(prepare(train_given, given_fields(args, ModelConfig)))
+    best = f"best val {result.best_val:.4f} nats/char" if result.best_val is not None else "no validation split"
+    print(f"done: {result.steps} steps in {result.elapsed:.0f}s, {best}; "
+          f"sample with `charrnn sample {result.run_dir}`")
+    return 130 if result.interrupted else 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from charrnn import load
+
+    model = load(args.run, device=args.device, which=args.checkpoint)
+    options = dict(length=args.length, temperature=getattr(args, "temperature", 1.0),
+                   top_k=getattr(args, "top_k", 0), top_p=getattr(args, "top_p", 1.0), seed=args.seed, stop=args.stop)
+    if args.num == 1:
+        pieces = model.stream(args.prime, **options)
+        first = next(pieces, "")  # validates the options before anything is printed
+        sys.stdout.write(args.prime + first)
+        for piece in pieces:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        return 0
+    for i, text in enumerate(model.generate(args.prime, num=args.num, **options)):
+        print(f"--- sample {i + 1} ---" if i else f"--- sample 1 ---")
+        print(args.prime + text)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from charrnn import load
+    from charrnn.corpus import read_text
+
+    model = load(args.run, device=args.device, which=args.checkpoint)
+    text = "".join(read_text(Path(f), args.encoding) for f in args.files)
+    result = model.evaluate(text, exact=args.exact)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['loss_nats']:.4f} nats/char | {result['bpc']:.4f} bits/char | "
+              f"perplexity {result['perplexity']:.3f} | {result['chars']:,} characters")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from charrnn.checkpoint import run_summary
+
+    summary = run_summary(Path(args.run))
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+        return 0
+    m = summary["model"]
+    print(f"run        {args.run} ({summary['mode']} mode, charrnn {summary['created_with']})")
+    print(f"model      {m['layers']}x{m['hidden']} {m['cell']}, embed {m['embed'] or 'one-hot'}, "
+          f"dropout {m['dropout']}, {summary['parameters']:,} parameters")
+    print(f"vocabulary {summary['vocab_size']} tokens ({summary['vocab_size'] - 3} characters + <unk> <bos> <eos>)")
+    print(f"training   {summary['steps']} steps, {summary['elapsed']:.0f}s; best val "
+          + (f"{summary['best_val']:.4f} nats/char" if summary["best_val"] is not None else "-"))
+    print("train      " + " ".join(f"{k}={v}" for k, v in summary["train"].items() if v not in (None, [], "")))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from charrnn.datasets import DATASETS
+
+    for d in DATASETS.values():
+        print(f"{d.name:<16} {d.default_mode:<7} {d.description}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "datasets": cmd_datasets}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except CharRNNError as e:
+        print(f"charrnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `charrnn sample RUN | head`
+        sys.stderr.close()
+        return 0

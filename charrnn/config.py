@@ -1,0 +1,105 @@
+"""TrainConfig: every training flag, its default and its help, in one place.
+
+The CLI's `charrnn train` flags, the Python API's `charrnn.train(**kwargs)` and the "train"
+section of a run's config.json are all this dataclass. The model's own flags (--cell, --layers,
+--hidden, --embed, --dropout) are `charrnn.model.ModelConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from charrnn.common import DEVICES, DTYPES
+from charrnn.errors import CharRNNError
+
+# Changing any of these would make a resumed run a different run (another corpus, other batches).
+FIXED_ON_RESUME = ("inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
+                   "seq_len", "batch_size", "seed", "init_from")
+DEFAULT_MAX_STEPS = 2000
+
+
+@dataclass
+class TrainConfig:
+    # --- data ---
+    inputs: list[str] = field(default_factory=list, metadata={"cli": False})
+    dataset: str | None = field(default=None, metadata={
+        "help": "a named dataset (tinyshakespeare, tang-poems, dinosaurs, nietzsche, jinyong-names, "
+                "python-stdlib) instead of files", "metavar": "NAME"})
+    glob: str = field(default="*", metadata={"help": "which files to read from folders (recursive)"})
+    mode: str = field(default="auto", metadata={
+        "help": "stream: continuous text; lines: one sample per line; auto: the dataset's mode, else stream",
+        "choices": ("auto", "stream", "lines")})
+    encoding: str = field(default="utf-8", metadata={"help": "text encoding of the input files"})
+    max_vocab: int = field(default=0, metadata={
+        "help": "keep only the N most frequent characters, the rest become <unk> (0 = keep all)", "metavar": "N"})
+    val_frac: float = field(default=0.1, metadata={
+        "help": "fraction held out for validation: the end of the text, or random lines"})
+    # --- optimisation ---
+    seq_len: int = field(default=128, metadata={
+        "help": "characters per step of truncated backprop (lines mode: longest sample kept)"})
+    batch_size: int = field(default=32, metadata={"help": "parallel streams (lines mode: samples) per step"})
+    lr: float = field(default=3e-3, metadata={"help": "peak learning rate (AdamW)"})
+    min_lr: float = field(default=0.1, metadata={"help": "final learning rate as a fraction of --lr (cosine)"})
+    schedule: str = field(default="cosine", metadata={
+        "help": "learning-rate schedule after warmup", "choices": ("cosine", "constant")})
+    warmup: int = field(default=20, metadata={"help": "steps of linear learning-rate warmup"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    grad_clip: float = field(default=1.0, metadata={"help": "clip the global gradient norm (0 = off)"})
+    max_steps: int = field(default=0, metadata={
+        "help": f"stop after this many steps (0 = no step limit; {DEFAULT_MAX_STEPS} when --max-time is not given)"})
+    max_time: float = field(default=0.0, metadata={
+        "help": "stop after this many seconds of training (0 = no time limit)", "metavar": "SECONDS"})
+    engine: str = field(default="torch", metadata={
+        "help": "torch (fast; cuDNN on GPU) or numpy (the reference engine, for learning and small models)",
+        "choices": ("torch", "numpy")})
+    # --- evaluation, checkpoints, output ---
+    eval_every: int = field(default=250, metadata={
+        "help": "evaluate on the whole validation split and save every N steps"})
+    save_every: int = field(default=0, metadata={
+        "help": "also save a checkpoint every N steps (0 = only at evals)"})
+    log_every: int = field(default=50, metadata={"help": "print a progress line every N steps when not on a terminal"})
+    sample_chars: int = field(default=200, metadata={"help": "length of the sample printed at each eval (0 = none)"})
+    seed: int = field(default=1337, metadata={"help": "random seed: the same seed and flags give the same run"})
+    device: str = field(default="auto", metadata={"help": "cuda > mps > cpu when auto", "choices": DEVICES})
+    dtype: str = field(default="auto", metadata={
+        "help": "training precision; auto = bf16 autocast on CUDA and on CPUs with native bf16, else fp32",
+        "choices": DTYPES})
+    out: str | None = field(default=None, metadata={
+        "help": "the run folder to create (default: runs/<dataset or first file name>)", "metavar": "RUN"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --out where it stopped"})
+    init_from: str | None = field(default=None, metadata={
+        "help": "start from this run's weights and vocabulary (fine-tuning)", "metavar": "RUN"})
+
+    def __post_init__(self) -> None:
+        positive = ("seq_len", "batch_size", "eval_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise CharRNNError(f"--{name.replace('_', '-')} must be > 0 (got {getattr(self, name)})")
+        not_negative = ("max_vocab", "warmup", "weight_decay", "grad_clip", "max_steps", "max_time",
+                        "save_every", "sample_chars")
+        for name in not_negative:
+            if getattr(self, name) < 0:
+                raise CharRNNError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(self, name)})")
+        if self.max_vocab == 1:
+            raise CharRNNError("--max-vocab must keep at least 2 characters")
+        if self.log_every <= 0:
+            raise CharRNNError(f"--log-every must be > 0 (got {self.log_every})")
+        if not self.lr > 0:
+            raise CharRNNError(f"--lr must be > 0 (got {self.lr})")
+        if not 0 <= self.min_lr <= 1:
+            raise CharRNNError(f"--min-lr is a fraction of --lr and must be in [0, 1] (got {self.min_lr})")
+        if not 0 <= self.val_frac < 0.9:
+            raise CharRNNError(f"--val-frac must be in [0, 0.9) (got {self.val_frac})")
+        if self.resume and self.init_from:
+            raise CharRNNError("--resume continues a run and --init-from starts a new one: use one of them")
+        if self.resume and not self.out:
+            raise CharRNNError("--resume needs --out RUN: the run folder to continue")
+        if self.dataset and self.inputs:
+            raise CharRNNError("give input files or --dataset, not both")
+
+    @property
+    def step_limit(self) -> int:
+        """max_steps, or the default step budget when no budget was given at all."""
+        if self.max_steps == 0 and self.max_time == 0:
+            return DEFAULT_MAX_STEPS
+        return self.max_steps

@@ -1,0 +1,125 @@
+"""Before the first step: which corpus, which model, which run folder — new, resumed or fine-tuned.
+
+Everything that can be wrong with the user's input is found here, before the run folder is
+written, so a refused run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from charrnn import checkpoint
+from charrnn.batches import make_batches
+from charrnn.config import FIXED_ON_RESUME, TrainConfig
+from charrnn.corpus import Corpus, collect_files, load_corpus
+from charrnn.errors import CharRNNError, warn
+from charrnn.model import ModelConfig
+from charrnn.options import field_names
+
+
+@dataclass
+class RunSetup:
+    config: TrainConfig
+    model_config: ModelConfig
+    corpus: Corpus
+    batches: object  # StreamBatches or LineBatches
+    run_dir: Path
+    init_weights: Path | None = None  # --init-from: the weights to start from
+
+
+def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:
+    """(files, corpus name, default mode) from --dataset or the input paths."""
+    if config.dataset:
+        from charrnn.datasets import dataset_files, get_dataset
+
+        dataset = get_dataset(config.dataset)
+        return dataset_files(config.dataset), dataset.name, dataset.default_mode
+    if not config.inputs:
+        raise CharRNNError("nothing to train on: give files or folders, or --dataset NAME "
+                           "(see `charrnn datasets`)")
+    files = collect_files(config.inputs, config.glob)
+    return files, Path(config.inputs[0]).resolve().name.split(".")[0] or "corpus", "stream"
+
+
+def _saved_train_dict(config: TrainConfig) -> dict:
+    saved = dataclasses.asdict(config)
+    saved["inputs"] = [str(Path(p).resolve()) for p in config.inputs]  # resume works from any folder
+    saved["resume"] = False
+    return saved
+
+
+def _check_unchanged(given: dict, saved, names, what: str) -> None:
+    for name in names:
+        if name in given and given[name] != getattr(saved, name):
+            flag = "--" + name.replace("_", "-")
+            raise CharRNNError(f"{flag} {given[name]} differs from the {what}'s {getattr(saved, name)}: "
+                               f"a resumed or fine-tuned run keeps its {what}; drop the flag or train a new --out")
+
+
+def prepare(train_given: dict, model_given: dict) -> RunSetup:
+    """Validate the flags, load the corpus and decide the run folder. Writes config.json and
+    vocab.json only when everything checked out."""
+    config = TrainConfig(**train_given)
+    model_given = dict(model_given)
+    init_weights = None
+    if config.resume:
+        run_dir = Path(config.out)
+        if not checkpoint.is_run(run_dir):
+            raise CharRNNError(f"--resume: {run_dir} is not a run folder (nothing to resume); drop --resume to start it")
+        info, vocab = checkpoint.read_run(run_dir)
+        saved = TrainConfig(**{k: v for k, v in info.train.items() if k in field_names(TrainConfig)})
+        given = dict(train_given)
+        if "inputs" in given:
+            given["inputs"] = [str(Path(p).resolve()) for p in given["inputs"]]
+        _check_unchanged(given, saved, FIXED_ON_RESUME, "run")
+        _check_unchanged(model_given, info.model, model_given, "model")
+        changes = {k: v for k, v in train_given.items() if k not in FIXED_ON_RESUME and k != "out"}
+        config = dataclasses.replace(saved, **changes)
+        files, name, _ = corpus_files(config)
+        corpus = load_corpus(files, info.mode, encoding=config.encoding, vocab=vocab,
+                             val_frac=config.val_frac, name=name)
+        model_config = info.model
+    else:
+        files, name, default_mode = corpus_files(config)
+        run_dir = Path(config.out or Path("runs") / name)
+        if checkpoint.is_run(run_dir):
+            raise CharRNNError(f"{run_dir} already holds a run: continue it with --resume, "
+                               f"or choose another --out (it is never overwritten)")
+        if run_dir.exists() and not run_dir.is_dir():
+            raise CharRNNError(f"--out {run_dir}: exists and is not a folder")
+        if config.init_from:
+            base = Path(config.init_from)
+            info, vocab = checkpoint.read_run(base)
+            _check_unchanged(model_given, info.model, model_given, "model")
+            mode = info.mode if config.mode == "auto" else config.mode
+            corpus = load_corpus(files, mode, encoding=config.encoding, vocab=vocab,
+                                 val_frac=config.val_frac, name=name)
+            if corpus.unknown:
+                warn(f"{corpus.unknown:,} character(s) of the new corpus are not in {base}'s vocabulary "
+                     f"and are read as <unk>")
+            model_config = info.model
+            init_weights = checkpoint.weights_file(base, "best")
+        else:
+            mode = default_mode if config.mode == "auto" else config.mode
+            corpus = load_corpus(files, mode, encoding=config.encoding, max_vocab=config.max_vocab or None,
+                                 val_frac=config.val_frac, name=name)
+            model_config = ModelConfig(**model_given).resolved(len(corpus.vocab))
+        config = dataclasses.replace(config, out=str(run_dir))
+    batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
+    if len(corpus.val) < 2 and config.val_frac > 0:
+        raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "
+                           f"{config.val_frac}; add text or use --val-frac 0")
+    if not config.resume:
+        info = checkpoint.RunInfo(model=model_config, train=_saved_train_dict(config), mode=corpus.mode)
+        checkpoint.write_run_files(run_dir, info, corpus.vocab)
+    return RunSetup(config, model_config, corpus, batches, run_dir, init_weights)
+
+
+def describe(setup: RunSetup) -> str:
+    c, m = setup.corpus, setup.model_config
+    return (f"{c.name}: {len(c.train):,} train / {len(c.val):,} val tokens, {len(c.vocab)} token vocabulary, "
+            f"{c.mode} mode | {m.layers}x{m.hidden} {m.cell}, embed {m.embed or 'one-hot'} | "
+            f"run folder {setup.run_dir}")
+

@@ -1,0 +1,248 @@
+"""The training loop: AdamW, clipped gradients, warmup + cosine LR, carried state, evals,
+atomic checkpoints and exact resume.
+
+    charrnn.train("input.txt", hidden=256, max_time=120, out="runs/mine")   # Python
+    charrnn train input.txt --hidden 256 --max-time 120 --out runs/mine     # CLI, same thing
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from charrnn import checkpoint
+from charrnn.batches import IGNORE, Position
+from charrnn.common import autocast, pick_device, seed_everything
+from charrnn.evaluate import score
+from charrnn.model import CharRNN, ModelConfig, detach_state
+from charrnn.options import field_names
+from charrnn.setup import RunSetup, describe, prepare
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    best_val: float | None  # nats/char; None without a validation split
+    last_val: float | None
+    elapsed: float  # seconds of training, over every session of the run
+    interrupted: bool = False  # stopped by Ctrl-C (and saved)
+
+
+def train(*inputs: str, **flags) -> TrainResult:
+    """Train a run; keyword arguments are the CLI's flags with underscores (hidden=256, max_steps=500)."""
+    model_flags = {k: flags.pop(k) for k in list(flags) if k in field_names(ModelConfig)}
+    train_flags = {**flags, **({"inputs": [str(p) for p in inputs]} if inputs else {})}
+    return fit(prepare(train_flags, model_flags))
+
+
+def fit(setup: RunSetup) -> TrainResult:
+    """Train a prepared run with the engine it asks for."""
+    if setup.config.engine == "numpy":
+        from charrnn.reference.engine_run import fit_numpy
+
+        return fit_numpy(setup)
+    return Trainer(setup).fit()
+
+
+class Trainer:
+    def __init__(self, setup: RunSetup) -> None:
+        self.setup, self.config, self.run_dir = setup, setup.config, setup.run_dir
+        self.device = pick_device(self.config.device)
+        seed_everything(self.config.seed)
+        self.model = CharRNN(setup.model_config).to(self.device)
+        if setup.init_weights is not None:
+            tensors, _ = checkpoint.load_tensors(setup.init_weights)
+            self.model.load_state_dict(tensors)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, betas=(0.9, 0.99),
+                                           weight_decay=self.config.weight_decay)
+        self.batches = setup.batches
+        self.state = None  # the hidden state carried from batch to batch (stream mode)
+        self.step, self.elapsed, self.best_val, self.last_val = 0, 0.0, math.inf, None
+        self.stop_requested = False
+        if self.config.resume and (self.run_dir / checkpoint.TRAINER).exists():
+            self.restore()
+        elif self.config.resume:
+            checkpoint.truncate_metrics(self.run_dir, 0)  # killed before its first checkpoint: start over
+
+    # --- the loop ---------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        cfg, model = self.config, self.model
+        print(describe(self.setup) + f" | {model.num_parameters():,} parameters on {self.device}", flush=True)
+        bar = tqdm(total=cfg.step_limit or int(cfg.max_time), disable=None, dynamic_ncols=True,
+                   unit="step" if cfg.step_limit else "s", initial=self.step if cfg.step_limit else int(self.elapsed))
+        quiet = bar.disable
+        previous_handler = self._catch_ctrl_c()
+        model.train()
+        start, chars, chars_since, t_since = time.time() - self.elapsed, 0, 0, time.time()
+        try:
+            while not self.finished() and not self.stop_requested:
+                batch = self.batches.next()
+                if batch.new_epoch or self.state is None or self.setup.corpus.mode == "lines":
+                    self.state = None if self.setup.corpus.mode == "lines" else model.init_state(cfg.batch_size)
+                lr = self.learning_rate()
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = batch.x.to(self.device, non_blocking=True), batch.y.to(self.device, non_blocking=True)
+                with autocast(self.device, cfg.dtype):
+                    logits, state = model(x, self.state)  # (B, T, V)
+                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                self.state = detach_state(state) if self.setup.corpus.mode == "stream" else None
+                self.step += 1
+                self.elapsed = time.time() - start
+                n = int((y != IGNORE).sum())
+                chars += n
+                chars_since += n
+                if self.step % cfg.log_every == 0 or self.finished():
+                    rate = chars_since / max(time.time() - t_since, 1e-9)
+                    chars_since, t_since = 0, time.time()
+                    self.log({"step": self.step, "loss": loss.item(), "lr": lr, "chars_per_s": rate,
+                              "elapsed": self.elapsed}, bar, quiet)
+                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.1e}", refresh=False)
+                bar.update(1 if cfg.step_limit else int(self.elapsed) - bar.n)
+                if self.step % cfg.eval_every == 0 or self.finished():
+                    self.evaluate(bar)
+                    self.save()
+                elif cfg.save_every and self.step % cfg.save_every == 0:
+                    self.save()
+            if self.stop_requested:
+                self.save()
+                bar.write(f"interrupted at step {self.step}: saved; continue with "
+                          f"`charrnn train --out {self.run_dir} --resume`")
+        finally:
+            bar.close()
+            self._restore_ctrl_c(previous_handler)
+        best = self.best_val if math.isfinite(self.best_val) else None
+        return TrainResult(self.run_dir, self.step, best, self.last_val, self.elapsed, self.stop_requested)
+
+    def finished(self) -> bool:
+        cfg = self.config
+        return bool((cfg.step_limit and self.step >= cfg.step_limit) or (cfg.max_time and self.elapsed >= cfg.max_time))
+
+    def progress(self) -> float:
+        """How far through its budget the run is, 0..1 (steps or time, whichever is further)."""
+        cfg = self.config
+        done = [self.step / cfg.step_limit if cfg.step_limit else 0.0,
+                self.elapsed / cfg.max_time if cfg.max_time else 0.0]
+        return min(1.0, max(done))
+
+    def learning_rate(self) -> float:
+        cfg = self.config
+        if self.step < cfg.warmup:
+            return cfg.lr * (self.step + 1) / cfg.warmup
+        if cfg.schedule == "constant":
+            return cfg.lr
+        floor = cfg.lr * cfg.min_lr
+        return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * self.progress()))
+
+    # --- evals, logs, samples ---------------------------------------------------------------
+    def evaluate(self, bar) -> None:
+        from charrnn.trained import TrainedModel
+
+        corpus = self.setup.corpus
+        record = {"step": self.step, "elapsed": self.elapsed}
+        if len(corpus.val) >= 2:
+            result = score(self.model, corpus.val, corpus.mode, self.device)
+            self.last_val = result["loss_nats"]
+            record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"])
+            improved = self.last_val < self.best_val
+            if improved:
+                self.best_val = self.last_val
+            bar.write(f"step {self.step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
+                      f"{' (best)' if improved else ''} | {self.elapsed:.0f}s")
+        checkpoint.append_metrics(self.run_dir, record)
+        if self.config.sample_chars:
+            info = checkpoint.RunInfo(model=self.setup.model_config, train={}, mode=corpus.mode)
+            writer = TrainedModel(self.model, corpus.vocab, info, self.run_dir, self.device)
+            was_training = self.model.training
+            self.model.eval()
+            if corpus.mode == "lines":  # a few whole samples, one per line
+                text = "\n".join(writer.generate(length=self.config.sample_chars, temperature=0.8,
+                                                  seed=self.step, num=5))
+            else:
+                text = writer.generate(length=self.config.sample_chars, temperature=0.8, seed=self.step)
+            self.model.train(was_training)
+            bar.write("    " + text.replace("\n", "\n    "))
+
+    def log(self, record: dict, bar, quiet: bool) -> None:
+        checkpoint.append_metrics(self.run_dir, record)
+        if quiet:
+            limit = self.config.step_limit
+            print(f"step {record['step']}{f'/{limit}' if limit else ''} | loss {record['loss']:.4f} | "
+                  f"lr {record['lr']:.2e} | {record['chars_per_s']:,.0f} chars/s | {record['elapsed']:.0f}s",
+                  flush=True)
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def save(self) -> None:
+        """trainer.safetensors first (everything a resume needs, in one atomic file), then the weights."""
+        weights = {k: v for k, v in self.model.state_dict().items()}
+        tensors = {f"model.{k}": v for k, v in weights.items()}
+        for i, p in enumerate(self.model.parameters()):
+            for key, value in self.optimizer.state.get(p, {}).items():
+                tensors[f"optim.{i}.{key}"] = torch.as_tensor(value)
+        for i, s in enumerate(self.state or ()):
+            tensors[f"carry.{i}"] = s
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+        meta = {"step": self.step, "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val)
+                else None, "last_val": self.last_val, "position": vars(self.batches.position)}
+        checkpoint.save_tensors(self.run_dir / checkpoint.TRAINER, tensors, meta)
+        checkpoint.save_tensors(self.run_dir / checkpoint.LAST, weights, {"step": self.step})
+        if self.last_val is not None and self.last_val == self.best_val:
+            checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step, "val": self.best_val})
+        elif len(self.setup.corpus.val) < 2:  # no validation split: the latest weights are the best we know
+            checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step})
+
+    def restore(self) -> None:
+        tensors, meta = checkpoint.load_tensors(self.run_dir / checkpoint.TRAINER)
+        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        params = list(self.model.parameters())
+        optim_state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, i, name = key.split(".", 2)
+                optim_state.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+        carry = [tensors[f"carry.{i}"] for i in range(2) if f"carry.{i}" in tensors]
+        self.state = tuple(c.to(self.device) for c in carry) or None
+        torch.set_rng_state(tensors["rng.torch"])
+        if "rng.cuda" in tensors and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(list(tensors["rng.cuda"]))
+        self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
+        self.best_val = meta["best_val"] if meta.get("best_val") is not None else math.inf
+        self.last_val = meta.get("last_val")
+        self.batches.position = Position(**meta["position"])
+        checkpoint.truncate_metrics(self.run_dir, self.step)
+        assert len(params) == len(self.optimizer.param_groups[0]["params"])
+
+    # --- Ctrl-C: finish the step, save, stop ----------------------------------------------------
+    def _catch_ctrl_c(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None
+
+        def handler(signum, frame):
+            if self.stop_requested:  # a second Ctrl-C: stop now
+                raise KeyboardInterrupt
+            self.stop_requested = True
+            print("\nCtrl-C: saving after this step (press again to quit without saving)", file=sys.stderr, flush=True)
+
+        return signal.signal(signal.SIGINT, handler)
+
+    def _restore_ctrl_c(self, previous) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)

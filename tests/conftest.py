@@ -1,0 +1,70 @@
+"""Shared fixtures: a private cache, the corpora mirror, small text slices and one tiny trained run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("CHARRNN_DATA") or REPO_ROOT.parent / "shared" / "corpora")
+TINY_MODEL = dict(cell="lstm", layers=1, hidden=32)
+TINY_TRAIN = dict(batch_size=4, seq_len=32, eval_every=20, log_every=5, sample_chars=0, warmup=5, lr=1e-2, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path_factory, monkeypatch):
+    """Every test gets its own cache (no real user folders) and the shared mirror for datasets."""
+    monkeypatch.setenv("CHARRNN_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("CHARRNN_DATA", str(MIRROR))
+
+
+def _slice(name: str, chars: int) -> str:
+    path = MIRROR / name
+    if not path.exists():
+        pytest.skip(f"corpora mirror not found at {MIRROR}")
+    return path.read_text(encoding="utf-8")[:chars]
+
+
+@pytest.fixture(scope="session")
+def shakespeare_text() -> str:
+    return _slice("tinyshakespeare/input.txt", 20_000)
+
+
+@pytest.fixture(scope="session")
+def dinos_text() -> str:
+    return _slice("dinosaurs/dinos.txt", 20_000)
+
+
+@pytest.fixture
+def shakespeare_file(tmp_path, shakespeare_text) -> Path:
+    path = tmp_path / "shakespeare.txt"
+    path.write_text(shakespeare_text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A 1x32 LSTM trained for 40 steps on 20k characters of Shakespeare (stream mode)."""
+    import charrnn
+
+    folder = tmp_path_factory.mktemp("tiny")
+    text = _slice("tinyshakespeare/input.txt", 20_000)
+    (folder / "input.txt").write_text(text, encoding="utf-8")
+    os.environ.setdefault("CHARRNN_CACHE", str(folder / "cache"))
+    result = charrnn.train(str(folder / "input.txt"), out=str(folder / "run"), max_steps=40, **TINY_MODEL,
+                           **TINY_TRAIN)
+    return result.run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_lines_run(tmp_path_factory) -> Path:
+    """A 1x32 GRU trained for 40 steps on dinosaur names (lines mode)."""
+    import charrnn
+
+    folder = tmp_path_factory.mktemp("tiny_lines")
+    (folder / "dinos.txt").write_text(_slice("dinosaurs/dinos.txt", 20_000), encoding="utf-8")
+    result = charrnn.train(str(folder / "dinos.txt"), out=str(folder / "run"), mode="lines", max_steps=40,
+                           cell="gru", layers=1, hidden=32, **{**TINY_TRAIN, "batch_size": 16})
+    return result.run_dir

@@ -1,0 +1,71 @@
+"""CharRNN: shapes, carried state, and that every cell type learns."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from charrnn.errors import CharRNNError
+from charrnn.model import CharRNN, ModelConfig, detach_state
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("embed", [0, 8])
+def test_shapes_and_state(cell, embed):
+    model = CharRNN(ModelConfig(cell=cell, layers=2, hidden=16, embed=embed).resolved(11))
+    idx = torch.randint(0, 11, (3, 7))
+    logits, state = model(idx)
+    assert logits.shape == (3, 7, 11)
+    assert len(state) == (2 if cell == "lstm" else 1)
+    assert all(s.shape == (2, 3, 16) for s in state)
+    assert all(a.shape == b.shape for a, b in zip(state, model.init_state(3)))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_chunked_forward_with_carried_state_equals_full_forward(cell):
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell=cell, layers=2, hidden=16).resolved(9)).eval()
+    idx = torch.randint(0, 9, (2, 30))
+    full, _ = model(idx)
+    state, pieces = None, []
+    for chunk in idx.split(7, dim=1):
+        logits, state = model(chunk, state)
+        state = detach_state(state)
+        pieces.append(logits)
+    assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_each_cell_learns_a_small_corpus(cell, shakespeare_text):
+    from charrnn.vocab import Vocabulary
+
+    torch.manual_seed(0)
+    text = shakespeare_text[:1100]
+    vocab = Vocabulary.from_text(text)
+    ids = torch.from_numpy(vocab.encode(text).astype("int64"))
+    model = CharRNN(ModelConfig(cell=cell, layers=1, hidden=48).resolved(len(vocab)))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-2)
+    x, y = ids[:1024].reshape(16, 64), ids[1:1025].reshape(16, 64)
+    losses = []
+    for _ in range(40):
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.75 * losses[0], (losses[0], losses[-1])
+    assert losses[-1] < 2.9  # below the unigram entropy of English text (~3.3 nats)
+
+
+def test_one_hot_for_small_vocab_and_embedding_for_large():
+    assert ModelConfig().resolved(65).embed == 64
+    assert ModelConfig(embed=0).resolved(65).embed == 0
+    assert ModelConfig().resolved(5000).embed == 256
+    assert ModelConfig(embed=32).resolved(65).embed == 32
+
+
+@pytest.mark.parametrize("kwargs", [{"cell": "transformer"}, {"layers": 0}, {"hidden": -1}, {"dropout": 1.0},
+                                    {"embed": -2}])
+def test_invalid_configs_are_refused(kwargs):
+    with pytest.raises(CharRNNError):
+        ModelConfig(**kwargs)
