@@ -23,5 +23,8 @@ run: install
 test: install
 	$(PY) -m pytest -q
 
+bench: install
+	$(PY) benchmarks/bench_engines.py
+
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -38,13 +38,15 @@ class TrainConfig:
     seq_len: int = field(default=128, metadata={
         "help": "characters per step of truncated backprop (lines mode: longest sample kept)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams (lines mode: samples) per step"})
-    lr: float = field(default=3e-3, metadata={"help": "peak learning rate (AdamW)"})
+    lr: float = field(default=3e-3, metadata={
+        "help": "peak learning rate (AdamW; Adagrad with --engine numpy, where 0.1 is min-char-rnn's)"})
     min_lr: float = field(default=0.1, metadata={"help": "final learning rate as a fraction of --lr (cosine)"})
     schedule: str = field(default="cosine", metadata={
         "help": "learning-rate schedule after warmup", "choices": ("cosine", "constant")})
     warmup: int = field(default=20, metadata={"help": "steps of linear learning-rate warmup"})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    grad_clip: float = field(default=1.0, metadata={"help": "clip the global gradient norm (0 = off)"})
+    grad_clip: float = field(default=1.0, metadata={
+        "help": "clip the global gradient norm (0 = off); --engine numpy clips each element, as min-char-rnn"})
     max_steps: int = field(default=0, metadata={
         "help": f"stop after this many steps (0 = no step limit; {DEFAULT_MAX_STEPS} when --max-time is not given)"})
     max_time: float = field(default=0.0, metadata={

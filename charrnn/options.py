@@ -42,9 +42,10 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls, title: str) ->
                                default=argparse.SUPPRESS, help=help_text)
             continue
         shown = "" if default in (None, "") else f" (default: {default})"
+        choices = field.metadata.get("choices")
+        metavar = field.metadata.get("metavar") or (None if choices else {int: "N", float: "X"}.get(tp))
         group.add_argument(flag_name(field), dest=field.name, type=tp, default=argparse.SUPPRESS,
-                           choices=field.metadata.get("choices"), metavar=field.metadata.get("metavar"),
-                           help=help_text + shown)
+                           choices=choices, metavar=metavar, help=help_text + shown)
 
 
 def given_fields(namespace: argparse.Namespace, cls) -> dict:

@@ -105,8 +105,14 @@ def prepare(train_given: dict, model_given: dict) -> RunSetup:
             mode = default_mode if config.mode == "auto" else config.mode
             corpus = load_corpus(files, mode, encoding=config.encoding, max_vocab=config.max_vocab or None,
                                  val_frac=config.val_frac, name=name)
+            if config.engine == "numpy":  # the numpy engine reads one-hot input, as min-char-rnn
+                model_given.setdefault("embed", 0)
             model_config = ModelConfig(**model_given).resolved(len(corpus.vocab))
-        config = dataclasses.replace(config, out=str(run_dir))
+        config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode)
+    if config.engine == "numpy":
+        from charrnn.reference.engine_run import check_numpy_run
+
+        check_numpy_run(config, model_config)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
     if len(corpus.val) < 2 and config.val_frac > 0:
         raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "

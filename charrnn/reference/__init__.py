@@ -1,6 +1,7 @@
 """The numpy reference engine: character-level RNN, LSTM and GRU written out by hand.
 
-numpy only (no torch import anywhere under this package), float64, one sequence at a time,
+numpy only (no torch import under this package but engine_run.py, which connects the engine to
+`charrnn train --engine numpy` and is never imported by the rest), float64, one sequence at a time,
 and min-char-rnn's conventions so the two read side by side:
 
 - column vectors: an input x is one-hot (V, 1), a hidden state h is (H, 1);
@@ -23,6 +24,7 @@ Files, one concept each:
     convert.py   weights to and from the PyTorch CharRNN's state dict (with the table)
     train.py     fit (reusable) and minimal_loop (min-char-rnn's loop)
     __main__.py  python -m charrnn.reference FILE
+    engine_run.py  `charrnn train --engine numpy`: the run-folder trainer (imports torch to save)
 
 Example, min-char-rnn in six lines:
 

@@ -81,19 +81,6 @@ def to_charrnn(params: dict, config: ModelConfig, dtype: torch.dtype = torch.flo
     return model.eval()
 
 
-def _forget_new_run(setup: RunSetup) -> None:
-    """Remove what `prepare` just wrote for a refused new run, so it leaves nothing behind."""
-    run_dir = setup.run_dir
-    if setup.config.resume or any((run_dir / n).exists() for n in (checkpoint.LAST, checkpoint.TRAINER)):
-        return
-    for name in (checkpoint.CONFIG, checkpoint.VOCAB):
-        (run_dir / name).unlink(missing_ok=True)
-    try:
-        run_dir.rmdir()  # only if nothing else is in it
-    except OSError:
-        pass
-
-
 class NumpyTrainer(Trainer):
     """The torch Trainer's loop with the numpy engine doing the steps.
 
@@ -105,11 +92,7 @@ class NumpyTrainer(Trainer):
     def __init__(self, setup: RunSetup) -> None:
         self.setup, self.config, self.run_dir = setup, setup.config, setup.run_dir
         self.model_config = m = setup.model_config
-        try:
-            check_numpy_run(self.config, m)
-        except CharRNNError:
-            _forget_new_run(setup)
-            raise
+        check_numpy_run(self.config, m)  # prepare() checked before writing anything; resumes too
         self.params = init_params(m.cell, m.vocab_size, m.hidden, m.layers, seed=self.config.seed)
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
