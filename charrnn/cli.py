@@ -80,13 +80,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from charrnn.config import TrainConfig
     from charrnn.model import ModelConfig
     from charrnn.options import given_fields
-    from charrnn.setup import prepare
-    from charrnn.train import fit
+    from charrnn.train import run_training
 
     train_given = given_fields(args, TrainConfig)
     if not train_given.get("inputs"):
         train_given.pop("inputs", None)  # none typed: a resume keeps the run's own
-    result = fit(prepare(train_given, given_fields(args, ModelConfig)))
+    result = run_training(train_given, given_fields(args, ModelConfig))
     best = f"best val {result.best_val:.4f} nats/char" if result.best_val is not None else "no validation split"
     print(f"done: {result.steps} steps in {result.elapsed:.0f}s, {best}; "
           f"sample with `charrnn sample {result.run_dir}`")

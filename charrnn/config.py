@@ -13,13 +13,30 @@ from charrnn.common import DEVICES, DTYPES
 from charrnn.errors import CharRNNError
 
 # Changing any of these would make a resumed run a different run (another corpus, other batches).
-FIXED_ON_RESUME = ("inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
+FIXED_ON_RESUME = ("preset", "inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
                    "seq_len", "batch_size", "seed", "init_from")
 DEFAULT_MAX_STEPS = 2000
+
+# Settings chosen by measurement for the time a user has (benchmarks/README.md has the runs).
+# A preset fills in the flags the user did not give; explicit flags always win.
+PRESETS: dict[str, dict] = {
+    # 2 CPU cores, about two minutes: a smaller, faster model with shorter BPTT makes many more
+    # updates in the time, which beats a bigger model that only gets a few hundred steps.
+    "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 4e-3, "max_time": 115, "eval_every": 500},
+    # 2 CPU cores, ten minutes: the default 2x512 (measured 1.506 at 600 s; seq 64 and dropout 0.2
+    # both did worse in that time: fewer chars/s, slower descent).
+    "cpu-10min": {"hidden": 512, "layers": 2, "seq_len": 128, "lr": 3e-3, "max_time": 600, "eval_every": 250},
+    # One GPU: a wider, deeper model, large batches, bf16 (auto on CUDA); not yet measured here.
+    "gpu": {"hidden": 1024, "layers": 3, "dropout": 0.2, "seq_len": 256, "batch_size": 128, "lr": 2e-3,
+            "max_time": 60, "eval_every": 200},
+}
 
 
 @dataclass
 class TrainConfig:
+    preset: str | None = field(default=None, metadata={
+        "help": "settings measured for a time budget: cpu-2min, cpu-10min, gpu (your flags win)",
+        "choices": tuple(PRESETS), "metavar": "NAME"})
     # --- data ---
     inputs: list[str] = field(default_factory=list, metadata={"cli": False})
     dataset: str | None = field(default=None, metadata={
@@ -105,3 +122,21 @@ class TrainConfig:
         if self.max_steps == 0 and self.max_time == 0:
             return DEFAULT_MAX_STEPS
         return self.max_steps
+
+
+def apply_preset(train_given: dict, model_given: dict) -> tuple[dict, dict]:
+    """The flags with --preset's settings filled in where the user gave none."""
+    name = train_given.get("preset")
+    if not name:
+        return train_given, model_given
+    if name not in PRESETS:
+        raise CharRNNError(f"--preset {name!r}: choose one of {', '.join(PRESETS)}")
+    from charrnn.model import ModelConfig
+    from charrnn.options import field_names
+
+    model_fields = field_names(ModelConfig)
+    train_given, model_given = dict(train_given), dict(model_given)
+    for key, value in PRESETS[name].items():
+        target = model_given if key in model_fields else train_given
+        target.setdefault(key, value)
+    return train_given, model_given

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,11 @@ import numpy as np
 
 from charrnn.common import cache_dir
 from charrnn.errors import CharRNNError, warn
+from charrnn.textstream import keep_lines, text_chunks
 from charrnn.vocab import EOS, UNK, Vocabulary
 
 MODES = ("stream", "lines")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass
@@ -86,34 +88,16 @@ def read_text(path: Path, encoding: str = "utf-8") -> str:
     return text.lstrip("\ufeff").replace("\r\n", "\n")
 
 
-def _read_all(files: list[Path], encoding: str, mode: str) -> str:
-    parts = []
-    for path in files:
-        text = read_text(path, encoding)
-        parts.append(text if text.endswith("\n") or not text else text + "\n")
-    text = normalise("".join(parts), mode)
-    if not text.strip():
-        raise CharRNNError(f"{', '.join(map(str, files[:3]))}: the corpus is empty")
-    return text
-
-
 def normalise(text: str, mode: str) -> str:
     """Lines mode keeps the non-empty lines, each ended by a newline (which becomes <eos>)."""
-    if mode != "lines":
-        return text
-    return "".join(line + "\n" for line in text.split("\n") if line.strip())
+    return keep_lines(text) if mode == "lines" else text
 
 
 def _encode(text: str, vocab: Vocabulary, mode: str) -> np.ndarray:
     ids = vocab.encode(text)
     if mode == "lines":  # newlines end samples: they become <eos> and are not characters of the vocabulary
-        newlines = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32) == 10
-        ids[newlines] = EOS
+        ids[_code_points(text) == 10] = EOS
     return ids
-
-
-def _characters(text: str, mode: str) -> str:
-    return text.replace("\n", "") if mode == "lines" else text
 
 
 def encode_text(text: str, vocab: Vocabulary, mode: str) -> tuple[np.ndarray, int]:
@@ -130,40 +114,72 @@ def _cache_key(files: list[Path], encoding: str, mode: str, max_vocab: int | Non
     return hashlib.sha256(json.dumps(spec, ensure_ascii=False).encode()).hexdigest()[:24]
 
 
-def _save_cache(folder: Path, ids: np.ndarray, vocab: Vocabulary, unknown: int) -> None:
-    """Best effort: a cache that cannot be written only costs the next run an encode."""
+def _count_characters(files: list[Path], encoding: str, mode: str) -> Counter:
+    """Pass 1 (new vocabularies only): how often each character occurs, streaming the files."""
+    counts = np.zeros(0x110000, dtype=np.int64)
+    for chunk in text_chunks(files, encoding, mode):
+        counts += np.bincount(_code_points(chunk), minlength=0x110000)
+    if mode == "lines":
+        counts[10] = 0  # newlines end samples; they are <eos>, not characters
+    visible = counts.copy()
+    visible[[9, 10, 11, 12, 13, 32]] = 0
+    if not visible.any():
+        raise CharRNNError(f"{', '.join(map(str, files[:3]))}: the corpus is empty")
+    return Counter({chr(c): int(counts[c]) for c in np.flatnonzero(counts)})
+
+
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+def _load_cache(folder: Path) -> tuple[np.ndarray, Vocabulary, int] | None:
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".tokens.{os.getpid()}.npy"
-        np.save(tmp, ids)
-        (folder / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
-        (folder / "meta.json").write_text(json.dumps({"unknown": unknown}), encoding="utf-8")
-        os.replace(tmp, folder / "tokens.npy")  # last: its presence marks a complete entry
-    except OSError as e:
-        warn(f"could not cache the encoded corpus in {folder} ({e.strerror}); continuing")
+        meta = json.loads((folder / "meta.json").read_text())
+        vocab = Vocabulary.from_json((folder / "vocab.json").read_text(encoding="utf-8"))
+        ids = np.memmap(folder / "tokens.bin", dtype=np.dtype(meta["dtype"]), mode="r")
+        if len(ids) != meta["length"]:
+            return None
+        return ids, vocab, meta["unknown"]
+    except (OSError, ValueError, KeyError, TypeError, CharRNNError):
+        return None  # missing or damaged: encode again
 
 
 def encode_files(files: list[Path], mode: str, encoding: str = "utf-8", max_vocab: int | None = None,
                  vocab: Vocabulary | None = None) -> tuple[np.ndarray, Vocabulary, int]:
-    """All files as one id array (built vocabulary unless `vocab` is given), read from the cache
-    when these exact files were encoded the same way before. Returns (ids, vocab, unknown count)."""
+    """All files as one id array (a vocabulary is built unless `vocab` is given): (ids, vocab,
+    characters read as <unk>). The ids are a token file in the cache, memory-mapped, written once
+    per corpus: the files are streamed through twice (count, then encode), never loaded whole."""
     folder = cache_dir() / "tokens" / _cache_key(files, encoding, mode, max_vocab, vocab)
-    if (folder / "tokens.npy").exists():
-        try:
-            ids = np.load(folder / "tokens.npy", allow_pickle=False)
-            cached_vocab = Vocabulary.from_json((folder / "vocab.json").read_text(encoding="utf-8"))
-            unknown = json.loads((folder / "meta.json").read_text())["unknown"]
-            return ids, cached_vocab, unknown
-        except (OSError, ValueError, KeyError, CharRNNError):
-            pass  # a damaged cache entry is simply rebuilt
-    text = _read_all(files, encoding, mode)
+    cached = _load_cache(folder)
+    if cached is not None:
+        return cached
     given = vocab is not None
     if vocab is None:
-        vocab = Vocabulary.from_text(_characters(text, mode), max_vocab)
-    ids = _encode(text, vocab, mode)
-    unknown = int((ids == UNK).sum()) if given else 0
-    _save_cache(folder, ids, vocab, unknown)
-    return ids, vocab, unknown
+        vocab = Vocabulary.from_counts(_count_characters(files, encoding, mode), max_vocab)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".tokens.{os.getpid()}.bin"
+        sink = open(tmp, "wb")
+    except OSError as e:
+        warn(f"could not cache the encoded corpus in {folder} ({e.strerror}); encoding in memory")
+        parts = [_encode(chunk, vocab, mode) for chunk in text_chunks(files, encoding, mode)]
+        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=vocab.dtype)
+        return ids, vocab, int((ids == UNK).sum()) if given else 0
+    length, unknown = 0, 0
+    with sink:
+        for chunk in text_chunks(files, encoding, mode):
+            ids = _encode(chunk, vocab, mode)
+            sink.write(ids.tobytes())
+            length += len(ids)
+            unknown += int((ids == UNK).sum()) if given else 0
+    if length == 0:
+        tmp.unlink(missing_ok=True)
+        raise CharRNNError(f"{', '.join(map(str, files[:3]))}: the corpus is empty")
+    (folder / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
+    (folder / "meta.json").write_text(json.dumps({"dtype": np.dtype(vocab.dtype).name, "length": length,
+                                                  "unknown": unknown}), encoding="utf-8")
+    os.replace(tmp, folder / "tokens.bin")
+    return np.memmap(folder / "tokens.bin", dtype=vocab.dtype, mode="r"), vocab, unknown
 
 
 def split(ids: np.ndarray, mode: str, val_frac: float) -> tuple[np.ndarray, np.ndarray]:

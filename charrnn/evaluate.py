@@ -38,45 +38,56 @@ def summary(total_nats: float, count: int) -> dict:
 
 @torch.inference_mode()
 def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                 segments: int = SEGMENTS, burn_in: int = BURN_IN) -> tuple[float, int]:
-    """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream."""
+                 segments: int = SEGMENTS, burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1
+                 ) -> tuple[float, int]:
+    """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream.
+    With several ranks, each scores the pieces k with k % world_size == rank (sum them afterwards)."""
     n_pred = len(ids) - 1
     if n_pred <= 0:
         return 0.0, 0
     K = max(1, min(segments, n_pred // max(burn_in, 1)))  # pieces at least as long as the burn-in
     L = math.ceil(n_pred / K)
-    starts = [k * L for k in range(K)]
-    tokens = torch.from_numpy(ids.astype(np.int64))
-    state = model.init_state(K, device)
-    if K > 1:  # warm pieces 1..K-1 on the text just before them
-        warm = torch.stack([tokens[s - min(burn_in, s): s][-burn_in:] for s in starts[1:]])  # (K-1, W)
+    starts = [k * L for k in range(K) if k % world_size == rank]
+    if not starts:
+        return 0.0, 0
+    state = model.init_state(len(starts), device)
+    warm_rows = [i for i, s in enumerate(starts) if s > 0]
+    if warm_rows:  # warm the pieces after the first on the text just before them
+        warm = torch.stack([torch.from_numpy(ids[starts[i] - burn_in: starts[i]].astype(np.int64))
+                            for i in warm_rows])  # (pieces, burn_in)
         with autocast(device, dtype):
             _, warmed = model(warm.to(device))
-        state = tuple(torch.cat([z[:, :1], w.to(z.dtype)], dim=1) for z, w in zip(state, warmed))
-    x = torch.full((K, L), 0, dtype=torch.long)
-    y = torch.full((K, L), IGNORE, dtype=torch.long)
-    for k, s in enumerate(starts):
+        state = tuple(z.index_copy(1, torch.tensor(warm_rows, device=device), w.to(z.dtype))
+                      for z, w in zip(state, warmed))
+    x = torch.full((len(starts), L), 0, dtype=torch.long)
+    y = torch.full((len(starts), L), IGNORE, dtype=torch.long)
+    count = 0
+    for row, s in enumerate(starts):
         n = min(L, n_pred - s)
-        x[k, :n], y[k, :n] = tokens[s: s + n], tokens[s + 1: s + 1 + n]
+        x[row, :n] = torch.from_numpy(ids[s: s + n].astype(np.int64))
+        y[row, :n] = torch.from_numpy(ids[s + 1: s + 1 + n].astype(np.int64))
+        count += n
     total = 0.0
     for t in range(0, L, CHUNK):
         with autocast(device, dtype):
-            logits, state = model(x[:, t: t + CHUNK].to(device), state)  # (K, chunk, V)
+            logits, state = model(x[:, t: t + CHUNK].to(device), state)  # (pieces, chunk, V)
         total += F.cross_entropy(logits.float().flatten(0, 1), y[:, t: t + CHUNK].to(device).flatten(),
                                  ignore_index=IGNORE, reduction="sum").item()
-    return total, n_pred
+    return total, count
 
 
 @torch.inference_mode()
 def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                batch_size: int = 256, max_len: int = 100_000) -> tuple[float, int]:
-    """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>."""
+                batch_size: int = 256, max_len: int = 100_000, rank: int = 0, world_size: int = 1
+                ) -> tuple[float, int]:
+    """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>.
+    With several ranks, each scores every world_size-th batch of lines."""
     spans = line_spans(ids)
-    if len(spans) == 0:
-        return 0.0, 0
     spans = spans[np.argsort(spans[:, 1] - spans[:, 0], kind="stable")]  # similar lengths pad less
     total, count = 0.0, 0
-    for i in range(0, len(spans), batch_size):
+    for b, i in enumerate(range(0, len(spans), batch_size)):
+        if b % world_size != rank:
+            continue
         x, y = pad_lines(ids, spans[i: i + batch_size], max_len)
         with autocast(device, dtype):
             logits, _ = model(x.to(device))
@@ -88,17 +99,23 @@ def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: st
 
 
 def score(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
-          exact: bool = False) -> dict:
+          exact: bool = False, world=None) -> dict:
     """The summary dict (loss_nats, bpc, perplexity, chars) of a split, in eval mode. fp32 by default,
-    whatever the training precision, so reported losses are comparable across machines."""
+    whatever the training precision, so reported losses are comparable across machines. Under
+    torchrun (`world`, a charrnn.distributed.World) the ranks share the work and the sums."""
+    from charrnn import distributed
+
+    rank, size = (world.rank, world.size) if world is not None else (0, 1)
     was_training = model.training
     model.eval()
     try:
         if mode == "stream":
-            total, count = score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS)
+            total, count = score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS,
+                                        rank=rank, world_size=size)
         else:
-            total, count = score_lines(model, ids, device, dtype)
+            total, count = score_lines(model, ids, device, dtype, rank=rank, world_size=size)
     finally:
         model.train(was_training)
-    return summary(total, count)
-
+    if size > 1:
+        total, count = distributed.all_reduce_sum([total, float(count)], device)
+    return summary(total, int(count))

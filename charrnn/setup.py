@@ -10,13 +10,20 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from charrnn import checkpoint
 from charrnn.batches import make_batches
-from charrnn.config import FIXED_ON_RESUME, TrainConfig
+from charrnn.config import FIXED_ON_RESUME, TrainConfig, apply_preset
 from charrnn.corpus import Corpus, collect_files, load_corpus
 from charrnn.errors import CharRNNError, warn
 from charrnn.model import ModelConfig
 from charrnn.options import field_names
+from charrnn.vocab import Vocabulary
+
+# Lines-mode runs keep the samples of the corpus they were trained on (train and validation lines,
+# one a line) so that `names --new-only` can tell a new name from one the run has seen.
+TRAIN_LINES = "train_lines.txt"
 
 
 @dataclass
@@ -58,9 +65,12 @@ def _check_unchanged(given: dict, saved, names, what: str) -> None:
                                f"a resumed or fine-tuned run keeps its {what}; drop the flag or train a new --out")
 
 
-def prepare(train_given: dict, model_given: dict) -> RunSetup:
+def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> RunSetup:
     """Validate the flags, load the corpus and decide the run folder. Writes config.json and
-    vocab.json only when everything checked out."""
+    vocab.json only when everything checked out. Under torchrun the other ranks come after rank 0
+    (main_process=False): they read the same corpus and neither check nor write the folder."""
+    if not train_given.get("resume"):
+        train_given, model_given = apply_preset(train_given, model_given)
     config = TrainConfig(**train_given)
     model_given = dict(model_given)
     init_weights = None
@@ -84,7 +94,7 @@ def prepare(train_given: dict, model_given: dict) -> RunSetup:
     else:
         files, name, default_mode = corpus_files(config)
         run_dir = Path(config.out or Path("runs") / name)
-        if checkpoint.is_run(run_dir):
+        if main_process and checkpoint.is_run(run_dir):
             raise CharRNNError(f"{run_dir} already holds a run: continue it with --resume, "
                                f"or choose another --out (it is never overwritten)")
         if run_dir.exists() and not run_dir.is_dir():
@@ -117,10 +127,19 @@ def prepare(train_given: dict, model_given: dict) -> RunSetup:
     if len(corpus.val) < 2 and config.val_frac > 0:
         raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "
                            f"{config.val_frac}; add text or use --val-frac 0")
-    if not config.resume:
+    if not config.resume and main_process:
         info = checkpoint.RunInfo(model=model_config, train=_saved_train_dict(config), mode=corpus.mode)
         checkpoint.write_run_files(run_dir, info, corpus.vocab)
+        if corpus.mode == "lines":
+            lines = _as_lines(np.concatenate([corpus.train, corpus.val]), corpus.vocab)
+            checkpoint.atomic_write(run_dir / TRAIN_LINES, lines.encode())
     return RunSetup(config, model_config, corpus, batches, run_dir, init_weights)
+
+
+def _as_lines(ids, vocab: Vocabulary) -> str:
+    """Lines-mode ids -> the samples as text, one a line (<eos> -> newline, <unk> -> U+FFFD)."""
+    table = np.array(["\ufffd", "", "\n"] + vocab.chars, dtype=object)  # ids in SPECIALS order: <unk> <bos> <eos>
+    return "".join(table[np.asarray(ids, dtype=np.int64)].tolist())
 
 
 def describe(setup: RunSetup) -> str:

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from charrnn import checkpoint
-from charrnn.batches import IGNORE, Position
+from charrnn import distributed
+from charrnn.batches import IGNORE, Batch, Position
 from charrnn.common import autocast, pick_device, seed_everything
 from charrnn.evaluate import score
 from charrnn.model import CharRNN, ModelConfig, detach_state
@@ -42,7 +43,21 @@ def train(*inputs: str, **flags) -> TrainResult:
     """Train a run; keyword arguments are the CLI's flags with underscores (hidden=256, max_steps=500)."""
     model_flags = {k: flags.pop(k) for k in list(flags) if k in field_names(ModelConfig)}
     train_flags = {**flags, **({"inputs": [str(p) for p in inputs]} if inputs else {})}
-    return fit(prepare(train_flags, model_flags))
+    return run_training(train_flags, model_flags)
+
+
+def run_training(train_flags: dict, model_flags: dict) -> TrainResult:
+    """Prepare and train, in one process or as one rank of several under torchrun."""
+    world = distributed.start()
+    try:
+        if world.is_main:  # rank 0 checks the flags, encodes the corpus and writes the run folder first
+            setup = prepare(train_flags, model_flags)
+        distributed.barrier()
+        if not world.is_main:
+            setup = prepare(train_flags, model_flags, main_process=False)
+        return fit(setup)
+    finally:
+        distributed.stop()
 
 
 def fit(setup: RunSetup) -> TrainResult:
@@ -57,12 +72,22 @@ def fit(setup: RunSetup) -> TrainResult:
 class Trainer:
     def __init__(self, setup: RunSetup) -> None:
         self.setup, self.config, self.run_dir = setup, setup.config, setup.run_dir
+        self.world = distributed.current()
+        distributed.check_batch(self.config.batch_size, self.world)
+        self.rows = self.world.shard(self.config.batch_size)  # this rank's streams of the global batch
         self.device = pick_device(self.config.device)
+        if self.device.type == "cuda" and self.world.enabled:
+            self.device = torch.device("cuda", self.world.local_rank)
         seed_everything(self.config.seed)
-        self.model = CharRNN(setup.model_config).to(self.device)
+        self.model = CharRNN(setup.model_config).to(self.device)  # the plain module: what is saved
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
             self.model.load_state_dict(tensors)
+        self.forward = self.model
+        if self.world.enabled:  # averages the gradients across ranks in backward()
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.forward = DistributedDataParallel(self.model)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, betas=(0.9, 0.99),
                                            weight_decay=self.config.weight_decay)
         self.batches = setup.batches
@@ -71,55 +96,45 @@ class Trainer:
         self.stop_requested = False
         if self.config.resume and (self.run_dir / checkpoint.TRAINER).exists():
             self.restore()
-        elif self.config.resume:
+        elif self.config.resume and self.world.is_main:
             checkpoint.truncate_metrics(self.run_dir, 0)  # killed before its first checkpoint: start over
 
     # --- the loop ---------------------------------------------------------------------------
     def fit(self) -> TrainResult:
-        cfg, model = self.config, self.model
-        print(describe(self.setup) + f" | {model.num_parameters():,} parameters on {self.device}", flush=True)
-        bar = tqdm(total=cfg.step_limit or int(cfg.max_time), disable=None, dynamic_ncols=True,
+        cfg, main = self.config, self.world.is_main
+        if main:
+            print(describe(self.setup) + f" | {self.model.num_parameters():,} parameters on {self.device}"
+                  + (f" x {self.world.size} processes" if self.world.enabled else ""), flush=True)
+        bar = tqdm(total=cfg.step_limit or int(cfg.max_time), disable=None if main else True, dynamic_ncols=True,
                    unit="step" if cfg.step_limit else "s", initial=self.step if cfg.step_limit else int(self.elapsed))
-        quiet = bar.disable
         previous_handler = self._catch_ctrl_c()
-        model.train()
-        start, chars, chars_since, t_since = time.time() - self.elapsed, 0, 0, time.time()
+        self.model.train()
+        start, chars_since, t_since = time.time() - self.elapsed, 0, time.time()
+        interrupted = False
         try:
-            while not self.finished() and not self.stop_requested:
-                batch = self.batches.next()
-                if batch.new_epoch or self.state is None or self.setup.corpus.mode == "lines":
-                    self.state = None if self.setup.corpus.mode == "lines" else model.init_state(cfg.batch_size)
+            while not self.finished() and not interrupted:
                 lr = self.learning_rate()
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                x, y = batch.x.to(self.device, non_blocking=True), batch.y.to(self.device, non_blocking=True)
-                with autocast(self.device, cfg.dtype):
-                    logits, state = model(x, self.state)  # (B, T, V)
-                loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE)
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                self.optimizer.step()
-                self.state = detach_state(state) if self.setup.corpus.mode == "stream" else None
+                loss, chars = self.train_step(self.batches.next(), lr)
                 self.step += 1
-                self.elapsed = time.time() - start
-                n = int((y != IGNORE).sum())
-                chars += n
-                chars_since += n
+                # Every rank must agree on the clock (it drives the LR schedule and the time budget)
+                # and on a Ctrl-C, or their weights and their loops would part ways.
+                self.elapsed, stops = distributed.all_reduce_sum(
+                    [time.time() - start if main else 0.0, float(self.stop_requested)], self.device)
+                interrupted = stops > 0
+                chars_since += chars
                 if self.step % cfg.log_every == 0 or self.finished():
-                    rate = chars_since / max(time.time() - t_since, 1e-9)
+                    rate = chars_since * self.world.size / max(time.time() - t_since, 1e-9)
                     chars_since, t_since = 0, time.time()
-                    self.log({"step": self.step, "loss": loss.item(), "lr": lr, "chars_per_s": rate,
-                              "elapsed": self.elapsed}, bar, quiet)
-                bar.set_postfix(loss=f"{loss.item():.3f}", lr=f"{lr:.1e}", refresh=False)
+                    self.log({"step": self.step, "loss": loss, "lr": lr, "chars_per_s": rate,
+                              "elapsed": self.elapsed}, bar, bar.disable)
+                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.1e}", refresh=False)
                 bar.update(1 if cfg.step_limit else int(self.elapsed) - bar.n)
                 if self.step % cfg.eval_every == 0 or self.finished():
                     self.evaluate(bar)
                     self.save()
                 elif cfg.save_every and self.step % cfg.save_every == 0:
                     self.save()
-            if self.stop_requested:
+            if interrupted:
                 self.save()
                 bar.write(f"interrupted at step {self.step}: saved; continue with "
                           f"`charrnn train --out {self.run_dir} --resume`")
@@ -127,7 +142,32 @@ class Trainer:
             bar.close()
             self._restore_ctrl_c(previous_handler)
         best = self.best_val if math.isfinite(self.best_val) else None
-        return TrainResult(self.run_dir, self.step, best, self.last_val, self.elapsed, self.stop_requested)
+        return TrainResult(self.run_dir, self.step, best, self.last_val, self.elapsed, interrupted)
+
+    def train_step(self, batch: Batch, lr: float) -> tuple[float, int]:
+        """One optimizer step on this rank's rows of the batch: (loss in nats/char, characters)."""
+        cfg, stream = self.config, self.setup.corpus.mode == "stream"
+        if stream and (batch.new_epoch or self.state is None):
+            self.state = self.model.init_state(self.rows.stop - self.rows.start)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x = batch.x[self.rows].to(self.device, non_blocking=True)  # (b, T)
+        y = batch.y[self.rows].to(self.device, non_blocking=True)
+        with autocast(self.device, cfg.dtype):
+            logits, state = self.forward(x, self.state if stream else None)  # (b, T, V)
+        nats = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="sum")
+        chars = int((y != IGNORE).sum())
+        # The mean over the characters of the whole global batch (ranks may hold different counts
+        # in lines mode); DDP averages gradients over ranks, hence the factor of the world size.
+        total = distributed.all_reduce_sum([float(chars)], self.device)[0]
+        loss = nats * (self.world.size / total)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.state = detach_state(state) if stream else None
+        return nats.item() / max(chars, 1), chars
 
     def finished(self) -> bool:
         cfg = self.config
@@ -156,7 +196,7 @@ class Trainer:
         corpus = self.setup.corpus
         record = {"step": self.step, "elapsed": self.elapsed}
         if len(corpus.val) >= 2:
-            result = score(self.model, corpus.val, corpus.mode, self.device)
+            result = score(self.model, corpus.val, corpus.mode, self.device, world=self.world)  # every rank scores its share
             self.last_val = result["loss_nats"]
             record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"])
             improved = self.last_val < self.best_val
@@ -164,6 +204,8 @@ class Trainer:
                 self.best_val = self.last_val
             bar.write(f"step {self.step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
                       f"{' (best)' if improved else ''} | {self.elapsed:.0f}s")
+        if not self.world.is_main:
+            return
         checkpoint.append_metrics(self.run_dir, record)
         if self.config.sample_chars:
             info = checkpoint.RunInfo(model=self.setup.model_config, train={}, mode=corpus.mode)
@@ -179,6 +221,8 @@ class Trainer:
             bar.write("    " + text.replace("\n", "\n    "))
 
     def log(self, record: dict, bar, quiet: bool) -> None:
+        if not self.world.is_main:
+            return
         checkpoint.append_metrics(self.run_dir, record)
         if quiet:
             limit = self.config.step_limit
@@ -188,14 +232,19 @@ class Trainer:
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self) -> None:
-        """trainer.safetensors first (everything a resume needs, in one atomic file), then the weights."""
+        """trainer.safetensors first (everything a resume needs, in one atomic file), then the weights.
+        Under torchrun every rank hands in its streams' carried state and rank 0 writes."""
+        carry = [distributed.gather_batch(s) for s in self.state or ()]
+        if not self.world.is_main:
+            distributed.barrier()
+            return
         weights = {k: v for k, v in self.model.state_dict().items()}
         tensors = {f"model.{k}": v for k, v in weights.items()}
         for i, p in enumerate(self.model.parameters()):
             for key, value in self.optimizer.state.get(p, {}).items():
                 tensors[f"optim.{i}.{key}"] = torch.as_tensor(value)
-        for i, s in enumerate(self.state or ()):
-            tensors[f"carry.{i}"] = s
+        for i, s in enumerate(carry):
+            tensors[f"carry.{i}"] = s  # (layers, global batch, hidden)
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
@@ -207,6 +256,7 @@ class Trainer:
             checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step, "val": self.best_val})
         elif len(self.setup.corpus.val) < 2:  # no validation split: the latest weights are the best we know
             checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step})
+        distributed.barrier()
 
     def restore(self) -> None:
         tensors, meta = checkpoint.load_tensors(self.run_dir / checkpoint.TRAINER)
@@ -219,7 +269,7 @@ class Trainer:
                 optim_state.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
         self.optimizer.load_state_dict({"state": optim_state, "param_groups": self.optimizer.state_dict()["param_groups"]})
         carry = [tensors[f"carry.{i}"] for i in range(2) if f"carry.{i}" in tensors]
-        self.state = tuple(c.to(self.device) for c in carry) or None
+        self.state = tuple(c[:, self.rows].to(self.device) for c in carry) or None  # this rank's streams
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(list(tensors["rng.cuda"]))
@@ -227,7 +277,8 @@ class Trainer:
         self.best_val = meta["best_val"] if meta.get("best_val") is not None else math.inf
         self.last_val = meta.get("last_val")
         self.batches.position = Position(**meta["position"])
-        checkpoint.truncate_metrics(self.run_dir, self.step)
+        if self.world.is_main:
+            checkpoint.truncate_metrics(self.run_dir, self.step)
         assert len(params) == len(self.optimizer.param_groups[0]["params"])
 
     # --- Ctrl-C: finish the step, save, stop ----------------------------------------------------

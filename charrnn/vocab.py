@@ -30,17 +30,15 @@ UNK, BOS, EOS = 0, 1, 2
 class Vocabulary:
     chars: list[str]  # the characters, in id order (id = index + len(SPECIALS))
     _index: dict[str, int] = field(init=False, repr=False)
-    _codes: np.ndarray = field(init=False, repr=False)  # sorted code points, for vectorised encoding
-    _code_ids: np.ndarray = field(init=False, repr=False)  # the id of each entry of _codes
+    _table: np.ndarray = field(init=False, repr=False)  # code point -> id, for vectorised encoding
 
     def __post_init__(self) -> None:
         if any(len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars):
             raise CharRNNError("vocabulary: characters must be distinct single code points")
         self._index = {c: i + len(SPECIALS) for i, c in enumerate(self.chars)}
         codes = np.array([ord(c) for c in self.chars], dtype=np.int64)
-        order = np.argsort(codes)
-        self._codes = codes[order]
-        self._code_ids = (order + len(SPECIALS)).astype(np.int64)
+        self._table = np.full(int(codes.max()) + 1 if len(codes) else 1, UNK, dtype=self.dtype)
+        self._table[codes] = np.arange(len(SPECIALS), len(self), dtype=np.int64)
 
     # --- building -------------------------------------------------------------------------
     @classmethod
@@ -72,13 +70,12 @@ class Vocabulary:
         return self._index.get(char, UNK)
 
     def encode(self, text: str) -> np.ndarray:
-        """Text -> ids (unknown characters become <unk>), vectorised for large corpora."""
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
-        if len(self._codes) == 0:
-            return np.full(len(codes), UNK, dtype=self.dtype)
-        pos = np.searchsorted(self._codes, codes).clip(max=len(self._codes) - 1)
-        ids = np.where(self._codes[pos] == codes, self._code_ids[pos], UNK)
-        return ids.astype(self.dtype)
+        """Text -> ids (unknown characters become <unk>), vectorised for large corpora: a lookup
+        table indexed by code point, as long as the largest code point of the vocabulary."""
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        table = self._table
+        inside = np.minimum(codes, len(table) - 1)
+        return np.where(codes < len(table), table[inside], UNK).astype(self.dtype, copy=False)
 
     def decode(self, ids) -> str:
         """Ids -> text. Specials print as nothing, except <unk>, which prints as U+FFFD."""

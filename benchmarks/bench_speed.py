@@ -1,0 +1,218 @@
+"""Speed, side by side, in one run: training and sampling chars/s against baselines measured here.
+
+    python benchmarks/bench_speed.py                  # training + sampling tables (~2 min on 2 cores)
+    python benchmarks/bench_speed.py --quality        # + val loss of the presets at 115 s and 600 s (~13 min)
+    python benchmarks/bench_speed.py --memory         # + encoding speed and peak RSS on a 100 MB corpus
+
+Every figure is measured in the same run as its baseline, and shown as a ratio to it:
+
+  training   the full Trainer (batches, clipping, AdamW, logging)   vs  a bare fused nn.LSTM step
+             (forward, backward, AdamW on a ready batch)             vs  a naive nn.LSTMCell loop
+             in fp32 and bf16 autocast; GFLOP/s against an fp32 matmul measured here
+  sampling   charrnn's Stepper, 1 and 64 streams  vs  calling nn.LSTM one character at a time;
+             prompt ingestion (one fused forward over the prompt)
+
+Model: 2x512 LSTM, embedding 64, vocabulary 68 (tinyshakespeare's), batch 32 x 128 characters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from charrnn.common import autocast, cpu_has_native_bf16
+from charrnn.model import CharRNN, ModelConfig
+from charrnn.stepper import Stepper
+
+V, H, LAYERS, EMBED, B, T = 68, 512, 2, 64, 32, 128
+
+
+def timed(fn, seconds: float, warmup: int = 2) -> float:
+    """Calls per second of fn(), over about `seconds` after warm-up."""
+    for _ in range(warmup):
+        fn()
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+def matmul_gflops(seconds: float) -> float:
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    return timed(lambda: a @ b, seconds) * 2 * 1024**3 / 1e9
+
+
+def training_flops_per_char() -> float:
+    """Multiply-adds of the matrix products per character, x2 for flops, x3 for forward + backward."""
+    macs = sum(4 * H * (i + H) for i in [EMBED] + [H] * (LAYERS - 1)) + H * V
+    return 6 * macs
+
+
+def bare_step(dtype: str, seconds: float) -> float:
+    model = CharRNN(ModelConfig(layers=LAYERS, hidden=H, embed=EMBED).resolved(V))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = torch.randint(3, V, (B, T)), torch.randint(3, V, (B, T))
+    device = torch.device("cpu")
+
+    def step():
+        with autocast(device, dtype):
+            logits, _ = model(x)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return timed(step, seconds) * B * T
+
+
+def naive_cell_step(dtype: str, seconds: float) -> float:
+    """The baseline a newcomer writes: nn.LSTMCell called once per time step and layer."""
+    embed, head = nn.Embedding(V, EMBED), nn.Linear(H, V)
+    cells = nn.ModuleList([nn.LSTMCell(EMBED if k == 0 else H, H) for k in range(LAYERS)])
+    params = [*embed.parameters(), *head.parameters(), *cells.parameters()]
+    opt = torch.optim.AdamW(params, lr=1e-3)
+    x, y = torch.randint(3, V, (B, T)), torch.randint(3, V, (B, T))
+    device = torch.device("cpu")
+
+    def step():
+        with autocast(device, dtype):
+            states = [(torch.zeros(B, H), torch.zeros(B, H)) for _ in range(LAYERS)]
+            outs = []
+            for t in range(T):
+                inp = embed(x[:, t])
+                for k, cell in enumerate(cells):
+                    states[k] = cell(inp, states[k])
+                    inp = states[k][0]
+                outs.append(inp)
+            logits = head(torch.stack(outs, dim=1))
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    return timed(step, seconds) * B * T
+
+
+def full_trainer(dtype: str, corpus: Path, steps: int) -> float:
+    """chars/s as the Trainer itself reports it (its metrics), no evals in the way."""
+    import charrnn
+    from charrnn.checkpoint import read_metrics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        charrnn.train(str(corpus), out=f"{tmp}/run", max_steps=steps, eval_every=10**6, sample_chars=0,
+                      log_every=steps // 2, dtype=dtype, hidden=H, layers=LAYERS, embed=EMBED, batch_size=B,
+                      seq_len=T, device="cpu")
+        rates = [r["chars_per_s"] for r in read_metrics(f"{tmp}/run") if "chars_per_s" in r]
+        return rates[-1]  # the second half: past the warm-up
+
+
+def sampling_rates(seconds: float) -> dict[str, float]:
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(layers=LAYERS, hidden=H, embed=EMBED).resolved(V)).eval()
+    stepper = Stepper(model)
+    rates = {}
+    with torch.inference_mode():
+        state1, ids1 = model.init_state(1), torch.tensor([5])
+        rates["naive nn.LSTM call, 1 stream"] = timed(lambda: model(ids1.view(1, 1), state1), seconds)
+        rates["Stepper, 1 stream"] = timed(lambda: stepper.step(ids1, state1), seconds)
+        state64, ids64 = model.init_state(64), torch.full((64,), 5)
+        rates["naive nn.LSTM call, 64 streams"] = 64 * timed(lambda: model(ids64.view(64, 1), state64), seconds)
+        rates["Stepper, 64 streams"] = 64 * timed(lambda: stepper.step(ids64, state64), seconds)
+        prompt = torch.randint(3, V, (1, 4096))
+        rates["prompt ingestion (fused forward, 4096 chars)"] = 4096 * timed(lambda: model(prompt), seconds, warmup=1)
+    return rates
+
+
+def table(title: str, rows: list[tuple[str, float]], baseline: float, unit: str = "chars/s") -> None:
+    print(f"\n### {title}\n\n| what | {unit} | vs baseline |\n|---|---:|---:|")
+    for name, value in rows:
+        print(f"| {name} | {value:,.0f} | {value / baseline:.2f}x |")
+
+
+def quality(dataset: str = "tinyshakespeare") -> None:
+    import charrnn
+
+    print("\n### Quality for time (tinyshakespeare, whole val split, carried state)\n")
+    print("| preset | wall-clock budget | steps | val nats/char |\n|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in ("cpu-2min", "cpu-10min"):
+            result = charrnn.train(dataset=dataset, preset=preset, out=f"{tmp}/{preset}", sample_chars=0)
+            budget = {"cpu-2min": 115, "cpu-10min": 600}[preset]
+            print(f"| {preset} | {budget} s | {result.steps} | {result.best_val:.4f} |", flush=True)
+
+
+MEMORY_CHILD = """
+import resource, sys, time, charrnn
+from charrnn.corpus import encode_files
+from pathlib import Path
+start = time.time()
+ids, vocab, _ = encode_files([Path(sys.argv[1])], "stream")
+encode_s = time.time() - start
+charrnn.train(sys.argv[1], out=sys.argv[2], max_steps=30, eval_every=10**6, sample_chars=0, hidden=256,
+              batch_size=32, seq_len=128, device="cpu", val_frac=0.001)
+print(encode_s, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def memory(megabytes: int = 100) -> None:
+    source = Path(os.environ.get("CHARRNN_DATA", "../shared/corpora")) / "tinyshakespeare" / "input.txt"
+    text = source.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as tmp:
+        big = Path(tmp) / "big.txt"
+        with open(big, "w", encoding="utf-8") as f:
+            for _ in range(megabytes * 10**6 // len(text) + 1):
+                f.write(text)
+        size = big.stat().st_size / 1e6
+        env = {**os.environ, "CHARRNN_CACHE": f"{tmp}/cache"}
+        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(big), f"{tmp}/run"], env=env,
+                             capture_output=True, text=True, check=True).stdout.split()
+        encode_s, rss_mb = float(out[-2]), float(out[-1])
+    print(f"\n### Out-of-core data ({size:.0f} MB corpus)\n\n| what | value |\n|---|---:|")
+    print(f"| encoding (two streaming passes, to a memory-mapped token file) | {size / encode_s:.1f} MB/s |")
+    print(f"| peak RSS: encode + 30 training steps (2x256 LSTM) | {rss_mb:,.0f} MB |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=6.0, help="time per measurement")
+    parser.add_argument("--quality", action="store_true", help="also train the presets (about 13 minutes)")
+    parser.add_argument("--memory", action="store_true", help="also the 100 MB corpus measurements")
+    args = parser.parse_args()
+    corpus = Path(os.environ.get("CHARRNN_DATA", "../shared/corpora")) / "tinyshakespeare" / "input.txt"
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, native bf16: {cpu_has_native_bf16()}")
+    peak = matmul_gflops(args.seconds)
+    flops = training_flops_per_char()
+    rows = []
+    for dtype in ("fp32", "bf16"):
+        rows += [(f"full trainer, {dtype}", full_trainer(dtype, corpus, steps=40)),
+                 (f"bare fused nn.LSTM step, {dtype}", bare_step(dtype, args.seconds)),
+                 (f"naive nn.LSTMCell loop, {dtype}", naive_cell_step(dtype, args.seconds))]
+    baseline = dict(rows)["bare fused nn.LSTM step, fp32"]
+    table("Training, 2x512 LSTM, batch 32 x 128 (baseline: bare fused step, fp32)", rows, baseline)
+    print(f"\nfp32 matmul here: {peak:,.0f} GFLOP/s; the bare fused step reaches {baseline * flops / 1e9:,.0f} "
+          f"GFLOP/s fp32 ({baseline * flops / 1e9 / peak:.0%}); the full trainer "
+          + ", ".join(f"{v * flops / 1e9:,.0f} GFLOP/s {n.split(', ')[1]}" for n, v in rows if n.startswith("full")))
+    sampling = sampling_rates(args.seconds)
+    table("Sampling, 2x512 LSTM (baseline: naive nn.LSTM call, 1 stream)", list(sampling.items()),
+          sampling["naive nn.LSTM call, 1 stream"])
+    if args.memory:
+        memory()
+    if args.quality:
+        quality()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""Scale-out with PyTorch DDP under torchrun (gloo on CPU): two ranks equal one process."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from charrnn import checkpoint
+
+FLAGS = ["--hidden", "32", "--layers", "2", "--batch-size", "4", "--seq-len", "16", "--sample-chars", "0",
+         "--device", "cpu", "--schedule", "constant", "--warmup", "0", "--lr", "0.01", "--eval-every", "3",
+         "--log-every", "1", "--dtype", "fp32"]
+
+
+def charrnn(*args, ranks=1):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1",
+                f"--nproc_per_node={ranks}", "-m", "charrnn"] if ranks > 1 else [sys.executable, "-m", "charrnn"]
+    done = subprocess.run([*launcher, *args], capture_output=True, text=True, timeout=300,
+                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def assert_close_weights(a, b):
+    wa, wb = checkpoint.load_tensors(a / checkpoint.LAST)[0], checkpoint.load_tensors(b / checkpoint.LAST)[0]
+    for k in wa:
+        assert torch.allclose(wa[k], wb[k], atol=1e-5, rtol=0), (k, (wa[k] - wb[k]).abs().max())
+
+
+@pytest.mark.parametrize("mode", ["stream", "lines"])
+def test_two_ranks_equal_one_process_and_resume(tmp_path, shakespeare_file, mode):
+    single = tmp_path / "single"
+    charrnn("train", str(shakespeare_file), "--mode", mode, "--out", str(single), "--max-steps", "8", *FLAGS)
+    ddp = tmp_path / "ddp"
+    first = charrnn("train", str(shakespeare_file), "--mode", mode, "--out", str(ddp), "--max-steps", "5", *FLAGS,
+                    ranks=2)
+    assert "x 2 processes" in first.stdout and first.stdout.count("step 1/") == 1  # rank 0 alone prints
+    charrnn("train", "--out", str(ddp), "--resume", "--max-steps", "8", ranks=2)  # a DDP run resumes
+    assert_close_weights(single, ddp)
+    vals = [{r["step"]: r["val_loss"] for r in checkpoint.read_metrics(run) if "val_loss" in r} for run in (single, ddp)]
+    assert [3, 6, 8] == sorted(set(vals[0]) & set(vals[1]))
+    for step in (3, 6, 8):  # eval is gathered across ranks
+        assert vals[0][step] == pytest.approx(vals[1][step], abs=1e-4)
+
+
+def test_batch_must_split_evenly(tmp_path, shakespeare_file):
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2"]
+    done = subprocess.run([*launcher, "-m", "charrnn", "train", str(shakespeare_file), "--out", str(tmp_path / "r"),
+                           *FLAGS, "--batch-size", "3", "--max-steps", "2"], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "must be a multiple of the 2 processes" in done.stderr
