@@ -24,6 +24,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
+	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_engines.py
 
 clean:

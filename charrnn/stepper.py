@@ -12,6 +12,11 @@ arithmetic with a few matrix products per layer on weights prepared once:
 
 `step(ids (B,), state) -> (logits (B, V), state)` computes exactly what `model(ids[:, None], state)`
 computes (a test checks it), with the same state layout: (h, c) for an LSTM, (h,) otherwise.
+
+Wide batches (many samples at once) on CPUs with native bf16 take another path: one fused cell
+call per layer (torch.lstm_cell / gru_cell / rnn_tanh_cell, the kernels behind nn.LSTMCell) on a
+bf16 copy of the weights, about 2.5x faster there than fp32 products; the state stays fp32
+between steps. For a single stream fp32 is faster (measured), so it keeps the path above.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from charrnn.common import cpu_has_native_bf16
 from charrnn.model import CharRNN, State
 
 TABLE_LIMIT_BYTES = 256 << 20  # above this, layer 0's input term is computed per step instead
+BF16_MIN_BATCH = 16  # below this, matrix-vector products are faster in fp32 (measured)
+CELL_FUNCTIONS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}
 
 
 class Stepper:
@@ -54,6 +62,13 @@ class Stepper:
                         self.fused_biases.append(w[f"bias_ih_l{k}"] + w[f"bias_hh_l{k}"])
             self.head_weight = model.head.weight.detach().float().t().contiguous()  # (H, V)
             self.head_bias = model.head.bias.detach().float()
+            device = model.head.weight.device
+            self.wide = None  # the bf16 copy for wide batches
+            if device.type == "cpu" and cpu_has_native_bf16():
+                self.wide = {"layers": [tuple(w[f"{n}_l{k}"].bfloat16() for n in ("weight_ih", "weight_hh", "bias_ih",
+                                                                                  "bias_hh")) for k in range(cfg.layers)],
+                             "embedding": self.embedding.bfloat16() if self.embedding is not None else None,
+                             "head": (self.head_weight.bfloat16(), self.head_bias.bfloat16())}
 
     def _input0(self, ids: torch.Tensor) -> torch.Tensor:
         if self.table is not None:
@@ -64,6 +79,8 @@ class Stepper:
     @torch.inference_mode()
     def step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One character per stream: ids (B,) -> logits (B, V) and the new state."""
+        if self.wide is not None and ids.shape[0] >= BF16_MIN_BATCH:
+            return self._wide_step(ids, state)
         H = self.hidden
         hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0)) if self.cell == "lstm" else None
         x = None
@@ -93,6 +110,23 @@ class Stepper:
         logits = torch.addmm(self.head_bias, x, self.head_weight)  # (B, V)
         new_state = (torch.stack(hs), torch.stack(cs)) if self.cell == "lstm" else (torch.stack(hs),)
         return logits, new_state
+
+
+    def _wide_step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
+        p, bf16 = self.wide, torch.bfloat16
+        x = p["embedding"][ids] if p["embedding"] is not None else F.one_hot(ids, self.head_bias.shape[0]).to(bf16)
+        cell, hs, cs = CELL_FUNCTIONS[self.cell], [], []
+        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(p["layers"]):
+            if self.cell == "lstm":
+                h, c = cell(x, (state[0][k].to(bf16), state[1][k].to(bf16)), w_ih, w_hh, b_ih, b_hh)
+                cs.append(c)
+            else:
+                h = cell(x, state[0][k].to(bf16), w_ih, w_hh, b_ih, b_hh)
+            hs.append(h)
+            x = h
+        logits = torch.addmm(p["head"][1], x, p["head"][0]).float()  # (B, V)
+        h = torch.stack(hs).float()
+        return logits, ((h, torch.stack(cs).float()) if self.cell == "lstm" else (h,))
 
 
 def _lstm_gates(g: torch.Tensor, H: int) -> tuple[torch.Tensor, ...]:

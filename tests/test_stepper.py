@@ -23,6 +23,24 @@ def test_steps_equal_the_fused_forward(cell, embed, layers):
         assert torch.allclose(a, b, atol=1e-5)
 
 
+def test_wide_batches_agree_in_bf16():
+    from charrnn.stepper import BF16_MIN_BATCH
+
+    torch.manual_seed(1)
+    model = CharRNN(ModelConfig(cell="lstm", layers=2, hidden=32, embed=8).resolved(9)).eval()
+    stepper = Stepper(model)
+    if stepper.wide is None:
+        pytest.skip("no native bf16 on this CPU: wide batches use fp32 too")
+    ids = torch.randint(0, 9, (BF16_MIN_BATCH, 10))
+    with torch.no_grad():
+        full, _ = model(ids)
+    state = model.init_state(BF16_MIN_BATCH)
+    for t in range(10):
+        logits, state = stepper.step(ids[:, t], state)
+        assert state[0].dtype == torch.float32
+        assert torch.allclose(logits, full[:, t], atol=0.05), t  # bf16 products: close, not exact
+
+
 def test_without_the_input_table(monkeypatch):
     import charrnn.stepper as stepper_module
 
