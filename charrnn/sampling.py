@@ -1,10 +1,17 @@
 """Choosing the next character from logits: pure functions of (logits, options, generator).
 
-Nothing here knows about models or state, so every rule is tested on hand-made logits.
+Nothing here knows about models or state, so every rule is tested on hand-made logits. The order
+in which the rules apply to one step's logits (B, V):
+
+    logits -> ban (specials, constraints, repeated n-grams) -> repetition penalty
+           -> / temperature -> top-k, top-p -> sample   (temperature 0: argmax after the penalty)
+
+The decoders in charrnn.decoding keep the histories these rules need (`seen`, `ngram_bans`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -14,11 +21,19 @@ from charrnn.errors import CharRNNError
 
 @dataclass(frozen=True)
 class SamplingOptions:
+    # The CLI's --temperature (charrnn.cli) also takes a comma-separated list: one labelled sample each.
     temperature: float = field(default=1.0, metadata={
-        "help": "randomness: below 1 safer, above 1 wilder, 0 = always the likeliest character"})
+        "cli": False, "help": "randomness: below 1 safer, above 1 wilder, 0 = always the likeliest character"})
     top_k: int = field(default=0, metadata={"help": "sample only among the K likeliest characters (0 = all)"})
     top_p: float = field(default=1.0, metadata={
         "help": "sample only among the likeliest characters holding this much probability (nucleus)"})
+    repetition_penalty: float = field(default=1.0, metadata={
+        "help": "make characters seen in the last --repetition-window characters less likely "
+                "(CTRL-style: positive logits divided, negative ones multiplied; 1 = off, 1.3 is strong)"})
+    repetition_window: int = field(default=32, metadata={
+        "help": "how many recent characters (prime included) --repetition-penalty looks at"})
+    no_repeat_ngram: int = field(default=0, metadata={
+        "help": "never write the same N characters twice in a sample (prime included; 0 = off)", "metavar": "N"})
 
     def __post_init__(self) -> None:
         if not self.temperature >= 0:
@@ -27,6 +42,12 @@ class SamplingOptions:
             raise CharRNNError(f"--top-k must be >= 0 (got {self.top_k})")
         if not 0.0 < self.top_p <= 1.0:
             raise CharRNNError(f"--top-p must be in (0, 1] (got {self.top_p})")
+        if not self.repetition_penalty > 0:
+            raise CharRNNError(f"--repetition-penalty must be > 0 (got {self.repetition_penalty}); 1 is off")
+        if self.repetition_window <= 0:
+            raise CharRNNError(f"--repetition-window must be > 0 (got {self.repetition_window})")
+        if self.no_repeat_ngram < 0:
+            raise CharRNNError(f"--no-repeat-ngram must be >= 0 (got {self.no_repeat_ngram})")
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -44,12 +65,54 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
     return logits
 
 
-def sample_next(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator | None = None,
-                banned: torch.Tensor | None = None) -> torch.Tensor:
-    """One id per row of logits (B, V) -> (B,). `banned` (V,) bool: ids never to choose."""
+def penalize_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """CTRL's repetition penalty (Keskar et al. 2019): the logits (B, V) of the ids marked in
+    `seen` (B, V) are divided by `penalty` where positive and multiplied where negative, so a
+    penalty > 1 always makes them less likely."""
+    if penalty == 1.0:
+        return logits
+    penalized = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, penalized, logits)
+
+
+def ngram_bans(history: Sequence[int], n: int) -> list[int]:
+    """The ids that would repeat an n-gram already in `history`: those that followed an earlier
+    occurrence of its last n-1 ids. n = 1 bans every id already used."""
+    if n <= 0 or len(history) < n - 1:
+        return []
+    if n == 1:
+        return sorted(set(history))
+    tail = tuple(history[len(history) - (n - 1):])
+    return sorted({history[i + n - 1] for i in range(len(history) - n + 1)
+                   if tuple(history[i: i + n - 1]) == tail})
+
+
+def processed_logits(logits: torch.Tensor, options: SamplingOptions, banned: torch.Tensor | None = None,
+                     seen: torch.Tensor | None = None) -> torch.Tensor:
+    """The logits (B, V) after the bans and the repetition penalty, before the temperature.
+    `banned`: (V,) or (B, V) bool, ids never to choose; `seen`: (B, V) bool, ids to penalize."""
     logits = logits.float()
+    if seen is not None:
+        logits = penalize_repeats(logits, seen, options.repetition_penalty)
     if banned is not None:
         logits = logits.masked_fill(banned, float("-inf"))
+    return logits
+
+
+def decoding_logprobs(logits: torch.Tensor, options: SamplingOptions, banned: torch.Tensor | None = None,
+                      seen: torch.Tensor | None = None) -> torch.Tensor:
+    """What greedy and beam search maximise, (B, V): the log-probabilities of the penalized
+    distribution (without the penalty, the model's own), -inf where banned. The bans are not
+    renormalised away: a constrained text is scored by the probability the model gives it."""
+    logp = torch.log_softmax(processed_logits(logits, options, seen=seen), dim=-1)
+    return logp if banned is None else logp.masked_fill(banned, float("-inf"))
+
+
+def sample_next(logits: torch.Tensor, options: SamplingOptions, generator: torch.Generator | None = None,
+                banned: torch.Tensor | None = None, seen: torch.Tensor | None = None) -> torch.Tensor:
+    """One id per row of logits (B, V) -> (B,). `banned` (V,) or (B, V) bool: ids never to choose;
+    `seen` (B, V) bool: the recent ids that --repetition-penalty applies to."""
+    logits = processed_logits(logits, options, banned, seen)
     if options.temperature == 0:
         return logits.argmax(dim=-1)
     logits = filter_logits(logits / options.temperature, options.top_k, options.top_p)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("CHARRNN_DATA") or REPO_ROOT.parent / "shared" / "corpora")
+# Session fixtures run before any per-test fixture: give them the mirror and a private cache too.
+os.environ.setdefault("CHARRNN_DATA", str(MIRROR))
+os.environ["CHARRNN_CACHE"] = tempfile.mkdtemp(prefix="charrnn-test-cache-")
 TINY_MODEL = dict(cell="lstm", layers=1, hidden=32)
 TINY_TRAIN = dict(batch_size=4, seq_len=32, eval_every=20, log_every=5, sample_chars=0, warmup=5, lr=1e-2, device="cpu")
 

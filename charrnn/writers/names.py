@@ -1,0 +1,193 @@
+"""Names: one sample each, from <bos> to <eos>, from a lines-mode run trained on a list of names.
+
+    model.names(num=20, new_only=True, min_len=4, max_len=10, starts_with="Ty")
+
+The length bounds and the start are constraints, not filters, so no sample is wasted on them:
+the name starts with `starts_with` (the prime), <eos> is banned until it has `min_len` characters
+and is the only choice once it has `max_len`.
+
+`new_only` is a filter: names found in the run's training data (train_lines.txt: every line of
+the corpus it was trained on, validation lines included, kept by `charrnn train` for lines-mode
+runs) and repeats are dropped, and more are drawn, in batches, until there are `num` or
+`max_draws(num)` samples have been drawn for a temperature; then what was found is returned
+with a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from charrnn.decoding import collect, sample_ids
+from charrnn.errors import CharRNNError, warn
+from charrnn.sampling import SamplingOptions
+from charrnn.setup import TRAIN_LINES
+from charrnn.vocab import EOS, Vocabulary
+
+DEFAULT_MAX_LEN = 40  # a name longer than this without --max-len is ended here
+BATCH = 256  # samples decoded side by side
+
+
+def max_draws(num: int) -> int:
+    """How many samples `new_only` may draw for `num` names before it gives up (per temperature)."""
+    return max(2000, 50 * num)
+
+
+@dataclass(frozen=True)
+class NameRules:
+    min_len: int = 1
+    max_len: int | None = None
+    starts_with: str = ""
+
+    def __post_init__(self) -> None:
+        if self.min_len < 1:
+            raise CharRNNError(f"--min-len must be >= 1 (got {self.min_len})")
+        if self.max_len is not None and self.max_len < 1:
+            raise CharRNNError(f"--max-len must be >= 1 (got {self.max_len})")
+        if self.max_len is not None and self.min_len > self.max_len:
+            raise CharRNNError(f"--min-len {self.min_len} is more than --max-len {self.max_len}: no name fits")
+        if self.max_len is not None and len(self.starts_with) > self.max_len:
+            raise CharRNNError(f"--starts-with {self.starts_with!r} has {len(self.starts_with)} characters, more than "
+                               f"--max-len {self.max_len}: no name fits")
+        if "\n" in self.starts_with:
+            raise CharRNNError("--starts-with: a name is one line (no newline)")
+
+    @property
+    def limit(self) -> int:
+        return self.max_len if self.max_len is not None else max(DEFAULT_MAX_LEN, self.min_len, len(self.starts_with))
+
+
+class NameConstraint:
+    """<eos> banned below min_len characters, the only choice at the limit (counting the start)."""
+
+    def __init__(self, rules: NameRules, vocab: Vocabulary, device: torch.device | str = "cpu") -> None:
+        missing = [c for c in dict.fromkeys(rules.starts_with) if c not in vocab]
+        if missing:
+            raise CharRNNError(f"--starts-with: {''.join(missing)!r} not in this run's vocabulary, "
+                               f"so no name can start that way")
+        self.rules = rules
+        self.anything = torch.ones(len(vocab), dtype=torch.bool, device=device)
+        self.no_end = self.anything.clone()
+        self.no_end[EOS] = False
+        self.only_end = ~self.anything
+        self.only_end[EOS] = True
+
+    def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+        n = len(self.rules.starts_with) + len(written)
+        if n < self.rules.min_len:
+            return self.no_end
+        if n >= self.rules.limit:
+            return self.only_end
+        return self.anything
+
+    def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
+        masks = [self._allowed_one(w) for w in written]
+        return masks[0] if all(m is masks[0] for m in masks) else torch.stack(masks)  # (V,) or (B, V)
+
+    def complete(self, written: Sequence[int]) -> bool:
+        return False  # a name ends at <eos>
+
+
+@dataclass
+class Name:
+    name: str
+    logprobs: list[float]  # the model's log-prob of each written character and of <eos>
+    temperature: float
+    new: bool | None  # not in the training data; None when the run does not keep them
+
+    @property
+    def logprob(self) -> float:
+        return float(sum(self.logprobs))
+
+
+@dataclass
+class NamesResult:
+    names: list[Name]
+    wanted: int  # names asked for, over all temperatures
+    new_only: bool
+    drawn: int = 0  # samples drawn
+    in_training: int = 0  # dropped by new_only: found in the training data
+    repeats: int = 0  # dropped by new_only: already drawn
+    knows_training: bool = True  # the run keeps its training data (train_lines.txt)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.names) == self.wanted
+
+    def summary(self) -> str:
+        if self.new_only:
+            return (f"{len(self.names)} new names from {self.drawn} samples "
+                    f"(dropped: {self.in_training} in the training data, {self.repeats} repeated)")
+        if not self.knows_training:
+            return f"{len(self.names)} names (the run keeps no {TRAIN_LINES}, so which are new is unknown)"
+        return f"{len(self.names)} names, {sum(bool(n.new) for n in self.names)} new (not in the training data)"
+
+
+def training_names(run_dir: Path | None) -> set[str] | None:
+    """The lines of the run's training data, or None when it does not keep them."""
+    if run_dir is None or not (Path(run_dir) / TRAIN_LINES).is_file():
+        return None
+    return set((Path(run_dir) / TRAIN_LINES).read_text(encoding="utf-8").splitlines())
+
+
+def write_names(model, num: int, rules: NameRules, new_only: bool = False,
+                temperature: float | Sequence[float] = 1.0, top_k: int = 0, top_p: float = 1.0,
+                repetition_penalty: float = 1.0, repetition_window: int = 32, no_repeat_ngram: int = 0,
+                seed: int | None = None, beam: int = 0) -> NamesResult:
+    """`num` names for each temperature from a TrainedModel of a lines-mode run."""
+    from charrnn.trained import make_generator, temperatures
+
+    where = model.run_dir or "this model"
+    if model.mode != "lines":
+        raise CharRNNError(f"names needs a lines-mode run (one name per line, ended by the end token); {where} "
+                           f"was trained in stream mode: train it again with --mode lines")
+    if num <= 0:
+        raise CharRNNError(f"--num must be > 0 (got {num})")
+    if beam:
+        raise CharRNNError("names are sampled: --beam would write the same likeliest name every time; drop it")
+    options = [SamplingOptions(t, top_k, top_p, repetition_penalty, repetition_window, no_repeat_ngram)
+               for t in temperatures(temperature)]
+    constraint = NameConstraint(rules, model.vocab, model.device)
+    known = training_names(model.run_dir)
+    if new_only and known is None:
+        raise CharRNNError(f"--new-only: {where} has no {TRAIN_LINES} (it was trained before charrnn kept its "
+                           f"training data), so names cannot be checked against it: train it again, "
+                           f"or drop --new-only")
+    result = NamesResult([], num * len(options), new_only, knows_training=known is not None)
+    length = rules.limit - len(rules.starts_with) + 1  # the characters, then <eos>
+    for opts in options:
+        generator = make_generator(model.device, seed)
+        found: list[Name] = []
+        seen: set[str] = set()
+        drawn = 0
+        while len(found) < num and drawn < max_draws(num):
+            want = num - len(found)
+            batch = min(BATCH, max_draws(num) - drawn, max(2 * want, 16) if new_only else want)
+            steps = sample_ids(model.model, model.vocab, "lines", rules.starts_with, length, opts, generator,
+                               batch, constraint)
+            for sample in collect(model.vocab, steps, batch, opts.temperature):
+                drawn += 1
+                name = rules.starts_with + sample.text
+                new = None if known is None else name not in known
+                if new_only and not new:
+                    result.in_training += 1
+                elif new_only and name in seen:
+                    result.repeats += 1
+                else:
+                    seen.add(name)
+                    found.append(Name(name, sample.logprobs, opts.temperature, new))
+                    if len(found) == num:
+                        break
+        result.drawn += drawn
+        result.names += found
+        if len(found) < num:
+            message = (f"found only {len(found)} of {num} new names in {drawn} samples at temperature "
+                       f"{opts.temperature:g}: ask for fewer, raise --temperature, or loosen --min-len/--max-len/"
+                       f"--starts-with")
+            result.warnings.append(message)
+            warn(message)
+    return result

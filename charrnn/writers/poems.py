@@ -1,0 +1,174 @@
+"""Regular Chinese poems by construction: 绝句 and 律诗, any regular form, acrostics (藏头诗) and rhyme.
+
+A poem of L lines of N characters is written one character at a time, and at each position the form
+says which characters may come (a charrnn.decoding.Constraint). Whatever the model or the
+temperature, every poem has the form:
+
+    position  0 .. N-1         N    N+1 .. 2N        2N+1   ...   the last line ends in 。
+    may be    line characters  ，   line characters  。      ...   (， after odd lines, 。 after even ones)
+    acrostic  the first character of line k is heads[k]
+    rhyme     the last character of each even line is in the rhyme group (charrnn.writers.rhyme) of
+              the second line's, which is drawn among characters whose group is large enough for
+              every even line to end in a different one; no rhyme character is used twice
+
+A line character is a vocabulary character that Unicode calls a letter or a number, so never
+punctuation, a space, a symbol, a newline or <eos>. The poem ends after its last 。 (no <eos> needed),
+so the run may be in lines mode (a poem starts from <bos>) or stream mode (from a newline).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from charrnn.decoding import Sample
+from charrnn.errors import CharRNNError
+from charrnn.vocab import Vocabulary
+
+FORMS = {"wujue": (5, 4), "qijue": (7, 4), "wulv": (5, 8), "qilv": (7, 8)}  # name: (characters a line, lines)
+FORM_NAMES = {"wujue": "五言绝句", "qijue": "七言绝句", "wulv": "五言律诗", "qilv": "七言律诗"}
+COMMA, PERIOD = "，", "。"
+MAX_CHARS_PER_LINE, MAX_LINES = 32, 64
+
+
+def is_line_char(char: str) -> bool:
+    """A letter or a number (Han characters are letters); not punctuation, space, symbol or control."""
+    return unicodedata.category(char)[0] in "LN"
+
+
+def clean_heads(acrostic: str) -> str:
+    """The head characters the user meant: punctuation and spaces typed among them are dropped."""
+    return "".join(c for c in acrostic if is_line_char(c))
+
+
+def poem_lines(poem: str) -> list[str]:
+    """A poem's lines, each with the mark that ends it: "床前明月光，疑是地上霜。" -> two lines."""
+    return re.findall(f"[^{COMMA}{PERIOD}]+[{COMMA}{PERIOD}]", poem)
+
+
+@dataclass(frozen=True)
+class PoemForm:
+    chars_per_line: int = 5
+    lines: int = 4
+    heads: str = ""  # acrostic: the first character of each line
+    rhyme: bool = False
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.chars_per_line <= MAX_CHARS_PER_LINE:
+            raise CharRNNError(f"--chars-per-line must be in [2, {MAX_CHARS_PER_LINE}] (got {self.chars_per_line})")
+        if not 1 <= self.lines <= MAX_LINES:
+            raise CharRNNError(f"--lines must be in [1, {MAX_LINES}] (got {self.lines})")
+        if self.heads and len(self.heads) != self.lines:
+            raise CharRNNError(f"--acrostic gives {len(self.heads)} heads but the poem has {self.lines} lines: "
+                               f"give one head per line (or drop --form/--lines to take the count from the heads)")
+        if self.rhyme and self.lines < 2:
+            raise CharRNNError("--rhyme needs at least 2 lines (the even lines rhyme)")
+
+    @classmethod
+    def from_options(cls, form: str | None = None, chars_per_line: int | None = None, lines: int | None = None,
+                     acrostic: str | None = None, rhyme: bool = False) -> PoemForm:
+        """The CLI's flags -> a form. No form and no size: 5 characters a line, 4 lines (or one per head)."""
+        heads = clean_heads(acrostic) if acrostic is not None else ""
+        if acrostic is not None and not heads:
+            raise CharRNNError(f"--acrostic {acrostic!r}: no head characters (only punctuation or spaces)")
+        if form is not None:
+            if form not in FORMS:
+                choices = ", ".join(f"{k} ({FORM_NAMES[k]}, {n}x{m})" for k, (n, m) in FORMS.items())
+                raise CharRNNError(f"--form {form!r}: choose {choices}, or give --chars-per-line and --lines")
+            n, m = FORMS[form]
+            for flag, given, value in (("--chars-per-line", chars_per_line, n), ("--lines", lines, m)):
+                if given is not None and given != value:
+                    raise CharRNNError(f"--form {form} has {value} for {flag}, not {given}: drop one of them")
+            return cls(n, m, heads, rhyme)
+        n = 5 if chars_per_line is None else chars_per_line
+        m = lines if lines is not None else (len(heads) or 4)
+        return cls(n, m, heads, rhyme)
+
+    @property
+    def length(self) -> int:
+        """Characters in the whole poem, marks included."""
+        return self.lines * (self.chars_per_line + 1)
+
+    def mark(self, line: int) -> str:
+        """The mark ending line `line` (0-based): ， after odd lines (1st, 3rd, ...), 。 after even ones and the last."""
+        return PERIOD if line % 2 == 1 or line == self.lines - 1 else COMMA
+
+    def rhyme_position(self, line: int) -> int:
+        return line * (self.chars_per_line + 1) + self.chars_per_line - 1
+
+
+class PoemConstraint:
+    """The form as masks over the vocabulary, built once; `allowed` picks the one for each position."""
+
+    def __init__(self, form: PoemForm, vocab: Vocabulary, device: torch.device | str = "cpu") -> None:
+        self.form, self.V = form, len(vocab)
+        for mark in (COMMA, PERIOD):
+            if mark not in vocab:
+                raise CharRNNError(f"this run's vocabulary has no {mark!r}: poem needs a run trained on poems "
+                                   f"written with ， and 。 (e.g. `charrnn train --dataset tang-poems`)")
+        line_chars = [c for c in vocab.chars if is_line_char(c)]
+        if not line_chars:
+            raise CharRNNError("this run's vocabulary has no letters or Han characters to write a poem with")
+        self.inside = self._mask([vocab.id_of(c) for c in line_chars], device)
+        self.marks = {m: self._mask([vocab.id_of(m)], device) for m in (COMMA, PERIOD)}
+        missing = [h for h in dict.fromkeys(form.heads) if h not in vocab]
+        if missing:
+            raise CharRNNError(f"--acrostic: {''.join(missing)!r} not in this run's vocabulary "
+                               f"({len(vocab.chars)} characters): choose other heads")
+        self.heads = [self._mask([vocab.id_of(h)], device) for h in form.heads]
+        if form.rhyme:
+            from charrnn.writers.rhyme import rhyme_groups
+
+            need = max(2, form.lines // 2)  # one rhyme character per even line, all different
+            groups = rhyme_groups(line_chars)
+            rich = {g: chars for g, chars in groups.items() if len(chars) >= need}
+            if not rich:
+                largest = max((len(c) for c in groups.values()), default=0)
+                raise CharRNNError(f"--rhyme: no rhyme group has {need} characters in this run's vocabulary "
+                                   f"(the largest has {largest}): train on more poems or write fewer lines")
+            self.group_of = {vocab.id_of(c): g for g, chars in rich.items() for c in chars}
+            self.group_masks = {g: self._mask([vocab.id_of(c) for c in chars], device) for g, chars in rich.items()}
+            self.first_rhyme = self._mask(list(self.group_of), device)
+
+    def _mask(self, ids: list[int], device) -> torch.Tensor:
+        mask = torch.zeros(self.V, dtype=torch.bool, device=device)
+        mask[ids] = True
+        return mask
+
+    def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+        form, p = self.form, len(written)
+        if p >= form.length:  # finished: never asked for by the decoders, but keep it total
+            return self.inside
+        line, col = divmod(p, form.chars_per_line + 1)
+        if col == form.chars_per_line:
+            return self.marks[form.mark(line)]
+        if col == 0 and form.heads:
+            return self.heads[line]
+        if form.rhyme and line % 2 == 1 and col == form.chars_per_line - 1:
+            if line == 1:
+                return self.first_rhyme
+            first = written[form.rhyme_position(1)]
+            mask = self.group_masks[self.group_of[first]].clone()
+            mask[[written[form.rhyme_position(k)] for k in range(1, line, 2)]] = False  # no rhyme twice
+            return mask
+        return self.inside
+
+    def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
+        masks = [self._allowed_one(w) for w in written]
+        if all(m is masks[0] for m in masks):
+            return masks[0]  # (V,): the same for every sample, as at most positions
+        return torch.stack(masks)  # (B, V)
+
+    def complete(self, written: Sequence[int]) -> bool:
+        return len(written) >= self.form.length
+
+
+def write_poems(model, form: PoemForm, num: int = 1, **decoding) -> list[Sample]:
+    """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
+    whole poem; split it with `poem_lines`. `decoding`: the options of TrainedModel.samples."""
+    constraint = PoemConstraint(form, model.vocab, model.device)
+    return model.samples("", form.length, num, constraint=constraint, **decoding)
