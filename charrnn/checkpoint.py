@@ -9,7 +9,7 @@
                            weights, optimizer moments, carried hidden state, RNG state, and
                            (in its metadata) step, data position, elapsed time, best val
       metrics.jsonl        one JSON object per log line and per eval
-      train_lines.txt      lines mode only: the training samples, for `names --new-only`
+      train_lines.txt      lines mode only: every line of the corpus (train and val), for `names --new-only`
 
 Loading reads JSON and safetensors only, so opening a run never executes code from it.
 """
