@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from charrnn.errors import CharRNNError
+from charrnn.serve.command import add_serve_parser, cmd_serve  # cheap: FastAPI is imported on use
 
 EXAMPLES = """examples:
   charrnn train --dataset tinyshakespeare --max-time 600 --out runs/shakespeare
@@ -135,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     commands.add_parser("datasets", help="list the named datasets and where each is found")
+    add_serve_parser(commands)
     return parser
 
 
@@ -306,7 +308,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "poem": cmd_poem, "names": cmd_names, "eval": cmd_eval,
-            "info": cmd_info, "datasets": cmd_datasets}
+            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve}
 
 
 def main(argv: list[str] | None = None) -> int:

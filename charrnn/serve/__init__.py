@@ -1,0 +1,30 @@
+"""`charrnn serve`: the writer's web app and an HTTP API (its own and OpenAI-compatible) over trained runs.
+
+    from charrnn.serve import create_app, Limits
+    app = create_app("runs/", limits=Limits(max_concurrency=4))   # then: uvicorn.run(app)
+
+    app.py          the app factory: models loaded at start-up, the page, /health, /api/*
+    openai_api.py   /v1/models and /v1/completions, in the shapes the `openai` client parses
+    schemas.py      the bounded pydantic request models
+    jobs.py         generation in worker threads, handed to the event loop through a queue
+    limits.py       Limits, the concurrency slots (429) and the request-body cap (413)
+    command.py      the `serve` sub-command (argparse + uvicorn)
+    static/         index.html, app.js, style.css: plain files, no build step, no CDN
+
+See docs/serve.md.
+"""
+
+__all__ = ["Limits", "create_app"]
+
+
+def __getattr__(name: str):
+    # Lazy, so that `charrnn --help` (which adds the serve sub-command) does not import FastAPI.
+    if name == "create_app":
+        from charrnn.serve.app import create_app
+
+        return create_app
+    if name == "Limits":
+        from charrnn.serve.limits import Limits
+
+        return Limits
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

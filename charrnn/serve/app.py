@@ -1,0 +1,157 @@
+"""The app factory: `create_app(path)` loads the runs at start-up and serves the page and the API.
+
+    GET  /                 the writer's page (static/: plain HTML, CSS and JS, every asset local)
+    GET  /health           {"status": "ok", ...}, answered even while every slot is busy
+    GET  /api/models       the served models: shape, vocabulary, mode, best val loss, what they write
+    POST /api/generate     continue a prime (JSON, or Server-Sent Events with "stream": true)
+    POST /api/poem         regular Chinese poems: form, acrostic, rhyme (TrainedModel.poem)
+    POST /api/names        names from a lines-mode run (TrainedModel.names)
+    GET  /v1/models, POST /v1/completions   OpenAI-compatible (openai_api.py)
+    GET  /docs             the OpenAPI page (FastAPI's Swagger UI, whose assets come from a CDN)
+
+Errors are one line of JSON with a 4xx status (responses.py); nothing a client sends is answered 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
+from pathlib import Path
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from charrnn import __version__
+from charrnn.errors import CharRNNError
+from charrnn.serve import schemas
+from charrnn.serve.jobs import Server, TimeLimit, random_seed
+from charrnn.serve.limits import BodyLimit, Limits
+from charrnn.serve.openai_api import router as openai_router
+from charrnn.serve.registry import load_models, serve_models
+from charrnn.serve.responses import ERRORS, add_error_handlers, event_stream, server_of, sse
+from charrnn.serve.text import Writing, prime_warnings, sampling_options, stop_list
+from charrnn.trained import TrainedModel
+
+STATIC = Path(__file__).parent / "static"
+# The page may load nothing from elsewhere: the browser enforces "every asset local".
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
+                "form-action 'none'; frame-ancestors 'none'", "X-Content-Type-Options": "nosniff",
+                "Referrer-Policy": "no-referrer"}
+
+
+def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedModel] | None = None,
+               limits: Limits | None = None, cors: Sequence[str] = (), device: str = "auto",
+               which: str = "best") -> FastAPI:
+    """An app serving the run (or folder of runs) at `path`, or already loaded `models` {name: model}."""
+    if (path is None) == (models is None):
+        raise ValueError("give a run path or loaded models: one of them")
+    limits = limits or Limits()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if models is not None:
+            served = serve_models(models)
+        else:
+            served = await anyio.to_thread.run_sync(load_models, path, device, which)
+        app.state.server = server = Server(served, limits)
+        try:
+            yield
+        finally:
+            server.close()
+
+    app = FastAPI(title="charrnn", version=__version__, lifespan=lifespan, redoc_url=None,
+                  description="Character-level language models that write: stories, poems, names. See docs/serve.md.")
+    add_error_handlers(app)
+    app.add_middleware(BodyLimit, max_body=limits.max_body)
+    if cors:  # outermost, so that even the body cap's 413 carries the CORS headers
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
+                           allow_headers=["Content-Type", "Authorization"])
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _add_routes(app)
+    app.include_router(openai_router)
+    return app
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    @app.get("/health")
+    async def health(request: Request) -> dict:
+        server = server_of(request)
+        return {"status": "ok", "models": list(server.models), "busy": server.slots.busy,
+                "max_concurrency": server.slots.size}
+
+    @app.get("/api/models", response_model=list[schemas.ModelInfo])
+    async def list_models(request: Request) -> list[dict]:
+        return [entry.summary for entry in server_of(request).models.values()]
+
+    @app.post("/api/generate", response_model=schemas.GenerateResponse, responses=ERRORS)
+    async def generate(req: schemas.GenerateRequest, request: Request):
+        """The continuation of `prime`. With `"stream": true`, Server-Sent Events: `{"index", "text"}`
+        per piece, then `event: done` with the finish reasons, or `event: error`."""
+        server = server_of(request)
+        entry = server.model(req.model)
+        options = sampling_options(req.temperature, req.top_k, req.top_p)
+        seed = random_seed() if req.seed is None else req.seed
+        warnings = prime_warnings(entry, req.prime)
+        deadline = server.deadline()
+        writing = Writing(server, entry, req.prime, req.length, options, seed, req.num, stop_list(req.stop))
+
+        def done() -> dict:
+            return {"model": entry.name, "seed": seed, "warnings": warnings,
+                    "samples": [{"index": i, "text": t, "finish_reason": f}
+                                for i, (t, f) in enumerate(zip(writing.texts, writing.finish))]}
+
+        if not req.stream:
+            await writing.finish_all(deadline)
+            return done()
+
+        async def events() -> AsyncIterator[str]:
+            try:
+                async with aclosing(writing.pieces(deadline)) as pieces:
+                    async for new in pieces:
+                        for i, text in new.items():
+                            yield sse({"index": i, "text": text})
+            except (TimeLimit, CharRNNError) as e:
+                yield sse({"error": str(e)}, "error")
+                return
+            yield sse({"model": entry.name, "seed": seed, "finish_reasons": writing.finish, "warnings": warnings},
+                      "done")
+
+        return await event_stream(events())
+
+    @app.post("/api/poem", response_model=schemas.PoemResponse, responses=ERRORS)
+    async def poem(req: schemas.PoemRequest, request: Request) -> dict:
+        """Regular Chinese poems, by construction (see charrnn.writers.poems)."""
+        from charrnn.writers.poems import PoemForm, poem_lines
+
+        server = server_of(request)
+        entry = server.model(req.model)
+        PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme)  # 400 early
+        seed = random_seed() if req.seed is None else req.seed
+        job = server.start_call(lambda: entry.model.poem(
+            req.form, chars_per_line=req.chars_per_line, lines=req.lines, acrostic=req.acrostic, rhyme=req.rhyme,
+            num=req.num, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed))
+        poems = await job.result(server.deadline())
+        return {"model": entry.name, "seed": seed, "poems": [{"text": p, "lines": poem_lines(p)} for p in poems]}
+
+    @app.post("/api/names", response_model=schemas.NamesResponse, responses=ERRORS)
+    async def names(req: schemas.NamesRequest, request: Request) -> dict:
+        """Names from a lines-mode run (see charrnn.writers.names)."""
+        from charrnn.writers.names import NameRules, write_names
+
+        server = server_of(request)
+        entry = server.model(req.model)
+        rules = NameRules(req.min_len, req.max_len, req.starts_with)  # 400 early
+        seed = random_seed() if req.seed is None else req.seed
+        job = server.start_call(lambda: write_names(
+            entry.model, req.num, rules, new_only=req.new_only, temperature=req.temperature, top_k=req.top_k,
+            top_p=req.top_p, seed=seed))
+        result = await job.result(server.deadline())
+        return {"model": entry.name, "seed": seed, "names": [n.name for n in result.names],
+                "summary": result.summary(), "warnings": result.warnings}

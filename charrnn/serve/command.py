@@ -1,0 +1,84 @@
+"""`charrnn serve PATH`: the flags, then uvicorn on the app factory. Wired into charrnn.cli as
+
+    add_serve_parser(commands)                 # in build_parser
+    COMMANDS["serve"] = cmd_serve
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+
+from charrnn.serve.limits import Limits
+
+
+def add_serve_parser(subparsers) -> argparse.ArgumentParser:
+    defaults = Limits()
+    p = subparsers.add_parser(
+        "serve", help="serve the writer's web page and an HTTP API (OpenAI-compatible) over trained runs",
+        description="Serve one run folder, or a folder of runs (one model per sub-folder, named by the folder): "
+        "the page at /, the API at /api and /v1, its documentation at /docs. See docs/serve.md.")
+    p.add_argument("path", metavar="PATH", help="a run folder, or a folder whose sub-folders are runs")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
+                   "only; the API has no authentication, so think before using 0.0.0.0)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any free port)")
+    p.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency, metavar="N",
+                   help=f"generation requests under way at once; more are answered 429 with Retry-After "
+                   f"(default: {defaults.max_concurrency})")
+    p.add_argument("--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
+                   help=f"time limit of one generation request, answered 503 past it (default: {defaults.timeout:g})")
+    p.add_argument("--max-body", type=int, default=defaults.max_body, metavar="BYTES",
+                   help=f"largest request body, answered 413 above it (default: {defaults.max_body})")
+    p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="allow cross-origin requests from this origin (e.g. http://localhost:3000); repeatable; "
+                   "default: none")
+    p.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="torch threads per operation (default: 1, since requests side by side already use the "
+                   "cores, and idle-spinning torch threads slow everything on shared cores; 0 = torch's choice)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
+    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="uvicorn's log level (default: info)")
+    return p
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from charrnn.common import pick_device
+    from charrnn.errors import CharRNNError
+    from charrnn.serve.app import create_app
+    from charrnn.serve.registry import check_runs
+
+    if not 0 <= args.port <= 65535:
+        raise CharRNNError(f"--port must be in [0, 65535] (got {args.port})")
+    if args.threads < 0:
+        raise CharRNNError(f"--threads must be >= 0 (got {args.threads})")
+    limits = Limits(args.max_concurrency, args.timeout, args.max_body)
+    pick_device(args.device)  # an unavailable device is one line now, not a failed start-up
+    runs = check_runs(args.path)  # a bad run is one line now; the weights are loaded at start-up
+    if not _is_loopback(args.host):
+        print(f"charrnn: warning: listening on {args.host}: anyone who can reach it can use the models "
+              f"(there is no authentication)", file=sys.stderr)
+    print(f"charrnn: serving {', '.join(runs)} on http://{args.host}:{args.port}/ (API docs at /docs)",
+          file=sys.stderr, flush=True)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    app = create_app(args.path, limits=limits, cors=args.cors, device=args.device, which=args.checkpoint)
+    config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level=args.log_level,
+                            timeout_graceful_shutdown=5, server_header=False)
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 2
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,112 @@
+"""What one server will do at once: the concurrency slots, the time limit and the request-body cap.
+
+Every generation request takes a slot before it starts and gives it back when its worker thread has
+finished (not when the client goes away or the time limit answers), so the slots bound the CPU work
+really under way. When none is free the request is answered at once with 429 and `Retry-After`,
+rather than queued: a client that can wait retries, and /health never waits behind generation.
+
+The body cap is an ASGI middleware: a Content-Length over the cap is refused before the body is
+read, and a body sent without one (chunked) is counted as it arrives and refused once it passes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from charrnn.errors import CharRNNError
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_concurrency: int = 4  # generation requests under way at once; more are answered 429
+    timeout: float = 60.0  # seconds a generation request may take before it is answered 503
+    max_body: int = 64 * 1024  # bytes of request body
+    retry_after: int = 1  # seconds, in the Retry-After header of a 429
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_concurrency <= 256:
+            raise CharRNNError(f"--max-concurrency must be in [1, 256] (got {self.max_concurrency})")
+        if not 0 < self.timeout <= 3600:
+            raise CharRNNError(f"--timeout must be in (0, 3600] seconds (got {self.timeout})")
+        if not 1024 <= self.max_body <= 16 * 1024 * 1024:
+            raise CharRNNError(f"--max-body must be in [1024, 16777216] bytes (got {self.max_body})")
+
+
+class Slots:
+    """A counter of generation requests under way; `take` never waits."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.busy = size, 0
+        self._lock = threading.Lock()  # released from worker-thread callbacks too
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.busy >= self.size:
+                return False
+            self.busy += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.busy -= 1
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from inside `receive`, so FastAPI passes it through its body parsing as it is."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than the server's limit of {limit} bytes")
+
+
+class BodyLimit:
+    """Refuse request bodies over `max_body` bytes with 413, whether announced or streamed."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            return await _send_error(scope, send, 413 if declared.isdigit() else 400,
+                                     BodyTooLarge(self.max_body).detail if declared.isdigit()
+                                     else "Content-Length is not a number")
+        received = 0
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise BodyTooLarge(self.max_body)
+            return message
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, watched_send)
+        except BodyTooLarge as e:  # read outside FastAPI's handlers (e.g. by another middleware)
+            if started:
+                raise
+            await _send_error(scope, send, 413, e.detail)
+
+
+async def _send_error(scope: Scope, send: Send, status: int, message: str) -> None:
+    from charrnn.serve.responses import error_body
+
+    body = json.dumps(error_body(scope["path"], status, message)).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,81 @@
+"""The models a server holds: found in one run folder or a folder of runs, loaded once at start-up.
+
+    charrnn serve runs/shakespeare      one model, named "shakespeare"
+    charrnn serve runs/                 every sub-folder that is a run: runs/poems -> "poems", ...
+
+A request names its model; the name is looked up in this set and nowhere else, so it is never
+made into a path.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from charrnn import checkpoint
+from charrnn.errors import CharRNNError
+from charrnn.trained import TrainedModel, load
+
+
+@dataclass
+class ServedModel:
+    name: str
+    model: TrainedModel
+    summary: dict  # what /api/models shows
+    # One forward at a time on an accelerator (cuDNN's RNN workspaces and weight flattening are not
+    # safe to share across threads). On the CPU a request's forward reads the weights only (eval mode,
+    # inference_mode, no weight change so nn.LSTM never re-flattens), and every request has its own
+    # hidden state and torch.Generator, so requests run side by side without a lock.
+    lock: threading.Lock | None = None
+
+    @property
+    def can_write_poems(self) -> bool:
+        return "，" in self.model.vocab and "。" in self.model.vocab
+
+
+def find_runs(path: str | Path) -> dict[str, Path]:
+    """{name: run folder}: PATH itself when it is a run, else its sub-folders that are runs."""
+    path = Path(path)
+    if checkpoint.is_run(path):
+        return {path.resolve().name: path}
+    if not path.is_dir():
+        raise CharRNNError(f"{path}: no such run folder")
+    runs = {p.name: p for p in sorted(path.iterdir())
+            if p.is_dir() and not p.name.startswith(".") and checkpoint.is_run(p)}
+    if not runs:
+        raise CharRNNError(f"{path}: neither a run folder nor a folder of runs (no sub-folder holds a config.json)")
+    return runs
+
+
+def check_runs(path: str | Path) -> dict[str, Path]:
+    """find_runs, and read each run's configuration and weights header: a bad run is one line, before serving."""
+    runs = find_runs(path)
+    for folder in runs.values():
+        checkpoint.run_summary(folder)
+    return runs
+
+
+def summarize(name: str, model: TrainedModel) -> dict:
+    """The /api/models entry: the model's shape, vocabulary, mode and training progress."""
+    summary = checkpoint.run_summary(model.run_dir) if model.run_dir is not None else {}
+    config = model.info.model
+    return {"name": name, "cell": config.cell, "layers": config.layers, "hidden": config.hidden,
+            "embed": config.embed, "vocab_size": len(model.vocab), "mode": model.mode,
+            "parameters": sum(p.numel() for p in model.model.parameters()),
+            "steps": summary.get("steps", 0), "best_val": summary.get("best_val")}
+
+
+def serve_models(models: Mapping[str, TrainedModel]) -> dict[str, ServedModel]:
+    served = {}
+    for name, model in models.items():
+        lock = None if model.device.type == "cpu" else threading.Lock()
+        entry = ServedModel(name, model, summarize(name, model), lock)
+        entry.summary["writes"] = {"story": True, "poem": entry.can_write_poems, "names": model.mode == "lines"}
+        served[name] = entry
+    return served
+
+
+def load_models(path: str | Path, device: str = "auto", which: str = "best") -> dict[str, ServedModel]:
+    return serve_models({name: load(folder, device, which) for name, folder in find_runs(path).items()})

@@ -1,0 +1,142 @@
+"""Request and response bodies. Every number and string a client sends is bounded here.
+
+The /api models are strict (a string is not a number, `true` is not 1) and refuse unknown fields,
+so a typo is a 422 rather than a silently ignored option. /v1/completions ignores the fields of
+OpenAI's API that a character model has no use for (user, frequency_penalty, ...), as OpenAI-
+compatible servers do, but refuses `logprobs` and `best_of`, which would change the answer's shape
+or meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LENGTH = 2000  # characters a sample
+MAX_NUM = 16  # samples a request
+MAX_PRIME = 4000  # characters of prime / prompt
+MAX_TEMPERATURE = 5.0
+MAX_TOP_K = 100_000
+MAX_SEED = 2**63 - 1
+MAX_STOP, MAX_STOPS = 64, 4
+MAX_MODEL_NAME = 128
+MAX_POEMS, MAX_POEM_CHARS_PER_LINE, MAX_POEM_LINES, MAX_HEADS = 8, 32, 64, 64
+MAX_NAMES, MAX_NAME_LEN = 100, 64
+
+Stop = Annotated[str, Field(max_length=MAX_STOP)]
+Prompt = Annotated[str, Field(max_length=MAX_PRIME)]
+Stops = Annotated[Stop | Annotated[list[Stop], Field(max_length=MAX_STOPS)] | None, Field(
+    description=f"end a sample where this text (or any of up to {MAX_STOPS}) appears; it is not included")]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Sampling(_Request):
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME,
+                              description="a model of /api/models (default: the first)")
+    temperature: float = Field(1.0, ge=0, le=MAX_TEMPERATURE, description="0 = always the likeliest character")
+    top_k: int = Field(0, ge=0, le=MAX_TOP_K, description="sample among the K likeliest characters (0 = all)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED,
+                             description="the same seed writes the same text (default: random)")
+
+
+class GenerateRequest(Sampling):
+    prime: str = Field("", max_length=MAX_PRIME, description="text to continue")
+    length: int = Field(200, ge=0, le=MAX_LENGTH, description="characters to write per sample")
+    num: int = Field(1, ge=1, le=MAX_NUM, description="samples, written side by side")
+    stop: Stops = None
+    stream: bool = Field(False, description="answer with Server-Sent Events, one per piece of text")
+
+
+class PoemRequest(Sampling):
+    form: Literal["wujue", "qijue", "wulv", "qilv"] | None = Field(
+        None, description="五言绝句, 七言绝句, 五言律诗 or 七言律诗 "
+                          "(default: 5 characters x 4 lines, or one line per head)")
+    chars_per_line: int | None = Field(None, ge=2, le=MAX_POEM_CHARS_PER_LINE)
+    lines: int | None = Field(None, ge=1, le=MAX_POEM_LINES)
+    acrostic: str | None = Field(None, max_length=MAX_HEADS, description="藏头: each line's first character")
+    rhyme: bool = Field(False, description="the even lines rhyme")
+    num: int = Field(1, ge=1, le=MAX_POEMS)
+
+
+class NamesRequest(Sampling):
+    num: int = Field(10, ge=1, le=MAX_NAMES)
+    new_only: bool = Field(False, description="drop names of the training set and repeats")
+    starts_with: str = Field("", max_length=MAX_NAME_LEN)
+    min_len: int = Field(1, ge=1, le=MAX_NAME_LEN)
+    max_len: int | None = Field(None, ge=1, le=MAX_NAME_LEN)
+
+
+class CompletionRequest(BaseModel):
+    """OpenAI's /v1/completions. Tokens are characters."""
+
+    model_config = ConfigDict(extra="ignore", strict=True, allow_inf_nan=False)
+    model: str = Field(max_length=MAX_MODEL_NAME)
+    prompt: Prompt | Annotated[list[Prompt], Field(min_length=1, max_length=1)] = Field(
+        "", description="one prompt (a string, or a list of one string)")
+    max_tokens: int | None = Field(16, ge=0, le=MAX_LENGTH, description="characters to write")
+    temperature: float | None = Field(1.0, ge=0, le=MAX_TEMPERATURE)
+    top_p: float | None = Field(1.0, gt=0, le=1)
+    n: int | None = Field(1, ge=1, le=MAX_NUM)
+    stop: Stops = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    stream: bool | None = False
+    echo: bool | None = False
+    logprobs: int | None = Field(None, description="not supported: must be null")
+    best_of: int | None = Field(None, description="not supported: must be null or 1")
+
+
+# --- responses (for the OpenAPI page; the handlers return plain dicts in these shapes) -----------------
+
+class ModelInfo(BaseModel):
+    name: str
+    cell: str
+    layers: int
+    hidden: int
+    embed: int
+    vocab_size: int
+    mode: str
+    parameters: int
+    steps: int
+    best_val: float | None
+    writes: dict[str, bool]
+
+
+class GeneratedSample(BaseModel):
+    index: int
+    text: str
+    finish_reason: Literal["stop", "length"]
+
+
+class GenerateResponse(BaseModel):
+    model: str
+    seed: int
+    samples: list[GeneratedSample]
+    warnings: list[str]
+
+
+class Poem(BaseModel):
+    text: str
+    lines: list[str]
+
+
+class PoemResponse(BaseModel):
+    model: str
+    seed: int
+    poems: list[Poem]
+
+
+class NamesResponse(BaseModel):
+    model: str
+    seed: int
+    names: list[str]
+    summary: str
+    warnings: list[str]
+
+
+class ErrorResponse(BaseModel):
+    error: str
