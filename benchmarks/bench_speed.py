@@ -31,22 +31,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bench_engines import timed  # the same timing loop for every benchmark here
 from charrnn.common import autocast, cpu_has_native_bf16
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.stepper import Stepper
 
 V, H, LAYERS, EMBED, B, T = 68, 512, 2, 64, 32, 128
-
-
-def timed(fn, seconds: float, warmup: int = 2) -> float:
-    """Calls per second of fn(), over about `seconds` after warm-up."""
-    for _ in range(warmup):
-        fn()
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        fn()
-        n += 1
-    return n / (time.perf_counter() - start)
 
 
 def matmul_gflops(seconds: float) -> float:

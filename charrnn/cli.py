@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE", help="text files to score (as one text)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--exact", action="store_true", help="score as one single stream (slower; default: "
-                   "parallel pieces with a burn-in, equal to about 1e-3 nats)")
+                   "parallel pieces with a burn-in, within about 2e-3 nats)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of the files (default: utf-8)")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")

@@ -11,7 +11,7 @@ warmed on the same context the single stream would have had:
     piece 2                            [burn-in ]|scored ..........|
 
 With a burn-in of a few hundred characters the result equals the single stream's to about
-1e-3 nats (a test checks this); `segments=1` computes the single stream exactly.
+2e-3 nats (a test checks this); `segments=1` computes the single stream exactly.
 
 Lines mode scores every line from <bos>, including its <eos> (the model must know when to stop).
 """
