@@ -1,7 +1,7 @@
 """Speed, side by side, in one run: training and sampling chars/s against baselines measured here.
 
     python benchmarks/bench_speed.py                  # training + sampling tables (~2 min on 2 cores)
-    python benchmarks/bench_speed.py --quality        # + val loss of the presets at 115 s and 600 s (~13 min)
+    python benchmarks/bench_speed.py --quality        # + val loss of the presets at 115 s and 600 s (~18 min)
     python benchmarks/bench_speed.py --memory         # + encoding speed and peak RSS on a 100 MB corpus
 
 Every figure is measured in the same run as its baseline, and shown as a ratio to it:
@@ -9,8 +9,8 @@ Every figure is measured in the same run as its baseline, and shown as a ratio t
   training   the full Trainer (batches, clipping, AdamW, logging)   vs  a bare fused nn.LSTM step
              (forward, backward, AdamW on a ready batch)             vs  a naive nn.LSTMCell loop
              in fp32 and bf16 autocast; GFLOP/s against an fp32 matmul measured here
-  sampling   charrnn's Stepper, 1 and 64 streams  vs  calling nn.LSTM one character at a time;
-             prompt ingestion (one fused forward over the prompt)
+  sampling   charrnn's Stepper, 1 and 64 streams, and a whole sampling loop (sampler included)
+             vs  calling nn.LSTM one character at a time; prompt ingestion, fp32 and charrnn's
 
 Model: 2x512 LSTM, embedding 64, vocabulary 68 (tinyshakespeare's), batch 32 x 128 characters.
 """
@@ -109,19 +109,35 @@ def full_trainer(dtype: str, corpus: Path, steps: int) -> float:
 
 
 def sampling_rates(seconds: float) -> dict[str, float]:
+    from charrnn.decoding import sample_ids, step
+    from charrnn.sampling import SamplingOptions
+    from charrnn.vocab import Vocabulary
+
     torch.manual_seed(0)
     model = CharRNN(ModelConfig(layers=LAYERS, hidden=H, embed=EMBED).resolved(V)).eval()
-    stepper = Stepper(model)
+    stepper, exact = Stepper(model), Stepper(model, bf16=False)
+    products = "bf16 products" if stepper.bf16 else "fp32"
+    vocab = Vocabulary([chr(32 + i) for i in range(V - 3)])
     rates = {}
     with torch.inference_mode():
         state1, ids1 = model.init_state(1), torch.tensor([5])
         rates["naive nn.LSTM call, 1 stream"] = timed(lambda: model(ids1.view(1, 1), state1), seconds)
-        rates["Stepper, 1 stream"] = timed(lambda: stepper.step(ids1, state1), seconds)
+        rates["Stepper, 1 stream, fp32"] = timed(lambda: exact.step(ids1, state1), seconds)
+        rates[f"Stepper, 1 stream ({products})"] = timed(lambda: stepper.step(ids1, state1), seconds)
+
+        def write_text(length=2000):
+            generator = torch.Generator().manual_seed(0)
+            for _ in sample_ids(model, vocab, "stream", "ROMEO:", length, SamplingOptions(), generator):
+                pass
+        rates[f"sampling a text, 1 stream ({products}, sampler included)"] = 2000 * timed(write_text, seconds)
         state64, ids64 = model.init_state(64), torch.full((64,), 5)
         rates["naive nn.LSTM call, 64 streams"] = 64 * timed(lambda: model(ids64.view(64, 1), state64), seconds)
-        rates["Stepper, 64 streams"] = 64 * timed(lambda: stepper.step(ids64, state64), seconds)
+        rates[f"Stepper, 64 streams ({products})"] = 64 * timed(lambda: stepper.step(ids64, state64), seconds)
         prompt = torch.randint(3, V, (1, 4096))
-        rates["prompt ingestion (fused forward, 4096 chars)"] = 4096 * timed(lambda: model(prompt), seconds, warmup=1)
+        rates["prompt ingestion, fused forward fp32 (4096 chars)"] = 4096 * timed(lambda: model(prompt), seconds,
+                                                                                 warmup=1)
+        rates[f"prompt ingestion, charrnn ({'bf16' if stepper.bf16_layers else 'fp32'}, 4096 chars)"] = \
+            4096 * timed(lambda: step(model, prompt), seconds, warmup=1)
     return rates
 
 
@@ -131,16 +147,46 @@ def table(title: str, rows: list[tuple[str, float]], baseline: float, unit: str 
         print(f"| {name} | {value:,.0f} | {value / baseline:.2f}x |")
 
 
-def quality(dataset: str = "tinyshakespeare") -> None:
+def unigram_val_loss(dataset: str) -> float:
+    """nats/char of the val split under the training split's character frequencies: the loss a
+    model reaches by ignoring context, which a char-RNN must beat."""
+    import numpy as np
+
+    from charrnn.config import TrainConfig
+    from charrnn.corpus import load_corpus, token_counts
+    from charrnn.setup import corpus_files
+    from charrnn.vocab import BOS
+
+    files, name, mode = corpus_files(TrainConfig(dataset=dataset))
+    corpus = load_corpus(files, mode, name=name)
+    V = len(corpus.vocab)
+    probs = np.maximum(token_counts(corpus.train, V), 0.5) / len(corpus.train)
+    val = token_counts(corpus.val, V)
+    val[BOS] = 0  # never a target
+    return float(-(val * np.log(probs)).sum() / val.sum())
+
+
+QUALITY_RUNS = [  # (dataset, preset, extra flags, label)
+    ("tinyshakespeare", "cpu-2min", {}, "`--preset cpu-2min`"),
+    ("tinyshakespeare", "cpu-10min", {}, "`--preset cpu-10min` (= the defaults)"),
+    ("tang-poems", "cpu-2min", {"output": "full"}, "`--preset cpu-2min --output full`"),
+    ("tang-poems", "cpu-2min", {}, "`--preset cpu-2min` (tied output: auto above 256 characters)"),
+]
+
+
+def quality() -> None:
     import charrnn
 
-    print("\n### Quality for time (tinyshakespeare, whole val split, carried state)\n")
-    print("| preset | wall-clock budget | steps | val nats/char |\n|---|---:|---:|---:|")
+    print("\n### Quality for time (whole val split, carried state)\n")
+    print("| dataset | settings | budget | steps | val nats/char | unigram val nats/char |\n|---|---|---:|---:|---:|---:|")
+    unigram = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for preset in ("cpu-2min", "cpu-10min"):
-            result = charrnn.train(dataset=dataset, preset=preset, out=f"{tmp}/{preset}", sample_chars=0)
+        for k, (dataset, preset, extra, label) in enumerate(QUALITY_RUNS):
+            result = charrnn.train(dataset=dataset, preset=preset, out=f"{tmp}/{k}", sample_chars=0, **extra)
+            unigram.setdefault(dataset, unigram_val_loss(dataset))
             budget = {"cpu-2min": 115, "cpu-10min": 600}[preset]
-            print(f"| {preset} | {budget} s | {result.steps} | {result.best_val:.4f} |", flush=True)
+            print(f"| {dataset} | {label} | {budget} s | {result.steps} | {result.best_val:.4f} | "
+                  f"{unigram[dataset]:.4f} |", flush=True)
 
 
 MEMORY_CHILD = """
@@ -177,7 +223,7 @@ def memory(megabytes: int = 100) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=6.0, help="time per measurement")
-    parser.add_argument("--quality", action="store_true", help="also train the presets (about 13 minutes)")
+    parser.add_argument("--quality", action="store_true", help="also train the presets (about 18 minutes)")
     parser.add_argument("--memory", action="store_true", help="also the 100 MB corpus measurements")
     args = parser.parse_args()
     corpus = Path(os.environ.get("CHARRNN_DATA", "../shared/corpora")) / "tinyshakespeare" / "input.txt"

@@ -291,7 +291,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = summary["model"]
     print(f"run        {args.run} ({summary['mode']} mode, charrnn {summary['created_with']})")
     print(f"model      {m['layers']}x{m['hidden']} {m['cell']}, embed {m['embed'] or 'one-hot'}, "
-          f"dropout {m['dropout']}, {summary['parameters']:,} parameters")
+          f"{m.get('output', 'full')} output, dropout {m['dropout']}, {summary['parameters']:,} parameters")
     print(f"vocabulary {summary['vocab_size']} tokens ({summary['vocab_size'] - 3} characters + <unk> <bos> <eos>)")
     print(f"training   {summary['steps']} steps, {summary['elapsed']:.0f}s; best val "
           + (f"{summary['best_val']:.4f} nats/char" if summary["best_val"] is not None else "-"))

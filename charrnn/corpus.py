@@ -207,3 +207,11 @@ def load_corpus(files: list[Path], mode: str, *, encoding: str = "utf-8", max_vo
     ids, vocab, unknown = encode_files(files, mode, encoding, max_vocab, vocab)
     train, val = split(ids, mode, val_frac)
     return Corpus(vocab=vocab, mode=mode, train=train, val=val, name=name, unknown=unknown)
+
+
+def token_counts(ids: np.ndarray, vocab_size: int, chunk: int = 1 << 24) -> np.ndarray:
+    """How often each id occurs (V,), read in chunks so a memory-mapped corpus stays on disk."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for start in range(0, len(ids), chunk):
+        counts += np.bincount(np.asarray(ids[start:start + chunk], dtype=np.int64), minlength=vocab_size)
+    return counts

@@ -3,6 +3,15 @@
     ids (B, T) -> [embedding or one-hot] -> (B, T, E) -> [RNN | LSTM | GRU] x layers -> (B, T, H)
                -> [linear head] -> logits (B, T, V)
 
+The output layer is either a full linear head (H x V), or, with `output="tied"`, a projection to
+the embedding size whose result is scored against the embedding itself (Press & Wolf 2017):
+
+    (B, T, H) -> [project H -> E] -> (B, T, E) -> [x embedding^T + bias] -> logits (B, T, V)
+
+For a vocabulary of thousands of characters (Chinese) the full head dominates each step and each
+character's row only learns when that character is the target; the tied head has E x V weights
+instead of H x V, shared with the input, so every character's vector learns from both ends.
+
 The recurrent stack is torch's fused nn.RNN / nn.LSTM / nn.GRU (cuDNN on a GPU, oneDNN on a CPU).
 The one place where the cell types differ is the shape of the hidden state, and that difference
 stays in this file: every caller sees the state as a tuple of (layers, B, H) tensors,
@@ -34,6 +43,10 @@ class ModelConfig:
     embed: int = field(default=-1, metadata={
         "help": "input embedding size; 0 = one-hot input (as char-rnn); -1 = 64, or 256 above 256 characters"})
     dropout: float = field(default=0.0, metadata={"help": "dropout between layers and before the output"})
+    output: str = field(default="auto", metadata={
+        "help": "output layer: full (H x V weights), or tied (a projection to the embedding, scored "
+                "against the embedding's own weights); auto = tied above 256 characters, else full",
+        "choices": ("auto", "full", "tied")})
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -45,6 +58,10 @@ class ModelConfig:
             raise CharRNNError(f"--embed must be >= 0, or -1 for automatic (got {self.embed})")
         if not 0.0 <= self.dropout < 1.0:
             raise CharRNNError(f"--dropout must be in [0, 1) (got {self.dropout})")
+        if self.output not in ("auto", "full", "tied"):
+            raise CharRNNError(f"--output {self.output!r}: choose auto, full or tied")
+        if self.output == "tied" and self.embed == 0:
+            raise CharRNNError("--output tied scores against the input embedding: give --embed > 0 (not one-hot)")
 
     def resolved(self, vocab_size: int) -> ModelConfig:
         """This config for a vocabulary of `vocab_size`, with the automatic embedding size decided."""
@@ -53,7 +70,10 @@ class ModelConfig:
             # A learned embedding gets the stack past the early plateau at the unigram loss several
             # times sooner than one-hot input (whose input weights start tiny); measured on tinyshakespeare.
             embed = 64 if vocab_size <= 256 else 256
-        return ModelConfig(**{**asdict(self), "vocab_size": vocab_size, "embed": embed})
+        output = self.output
+        if output == "auto":  # measured on tang-poems (benchmarks/README.md, large vocabularies)
+            output = "tied" if vocab_size > 256 and embed > 0 else "full"
+        return ModelConfig(**{**asdict(self), "vocab_size": vocab_size, "embed": embed, "output": output})
 
 
 class CharRNN(nn.Module):
@@ -68,7 +88,17 @@ class CharRNN(nn.Module):
                                       dropout=config.dropout if config.layers > 1 else 0.0,
                                       batch_first=True)
         self.drop = nn.Dropout(config.dropout)
-        self.head = nn.Linear(H, V)
+        if config.output == "tied":
+            self.head = None
+            self.project = nn.Linear(H, E, bias=False)
+            self.output_bias = nn.Parameter(torch.zeros(V))
+            # The embedding's rows are N(0, 1), as the input wants them. Scored against them
+            # unscaled, the output turned over-confident within 10 steps at lr 1e-2 (a 363-character
+            # corpus); scaled by 1/sqrt(E) it learned slower on tang-poems (5.74 vs 5.68 nats at
+            # 115 s). 4/sqrt(E) did well on both (measured; benchmarks/README.md).
+            self.output_scale = 4 * E ** -0.5
+        else:
+            self.head = nn.Linear(H, V)
         if config.cell == "lstm":
             # A forget-gate bias of 1 lets gradients flow through time from the first step
             # (Jozefowicz et al. 2015); torch's gate order is [input, forget, cell, output].
@@ -79,7 +109,7 @@ class CharRNN(nn.Module):
 
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
         """Zero state for `batch_size` streams: (h, c) for an LSTM, (h,) otherwise."""
-        device = device or self.head.weight.device
+        device = device or self.device
         shape = (self.config.layers, batch_size, self.config.hidden)
         parts = 2 if self.config.cell == "lstm" else 1
         return tuple(torch.zeros(shape, device=device) for _ in range(parts))
@@ -89,16 +119,34 @@ class CharRNN(nn.Module):
         if self.embedding is not None:
             x = self.embedding(idx)  # (B, T, E)
         else:
-            x = F.one_hot(idx.long(), self.config.vocab_size).to(self.head.weight.dtype)  # (B, T, V)
+            x = F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)  # (B, T, V)
         if state is not None:
             state = tuple(s.to(x.dtype) for s in state)
             rnn_state = state if self.config.cell == "lstm" else state[0]
         else:
             rnn_state = None
         out, new_state = self.rnn(x, rnn_state)  # out (B, T, H)
-        logits = self.head(self.drop(out))  # (B, T, V)
+        out = self.drop(out)
+        if self.head is None:  # tied: project to the embedding size, score against the embedding
+            logits = F.linear(self.project(out) * self.output_scale, self.embedding.weight, self.output_bias)
+        else:
+            logits = self.head(out)  # (B, T, V)
         new_state = new_state if isinstance(new_state, tuple) else (new_state,)
         return logits, new_state
+
+    @torch.no_grad()
+    def set_output_prior(self, counts: torch.Tensor) -> None:
+        """Start the output bias at the log unigram frequencies of the training targets (V,), so the
+        first step already predicts them and training goes straight to learning from context. With a
+        vocabulary of thousands this skips hundreds of steps (measured on tang-poems). Characters never
+        seen get half a count."""
+        bias = self.output_bias if self.head is None else self.head.bias
+        probs = counts.double().clamp_min(0.5) / counts.sum().clamp_min(1)
+        bias.copy_(probs.log().to(bias.dtype))
+
+    @property
+    def device(self) -> torch.device:
+        return self.rnn.weight_ih_l0.device
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

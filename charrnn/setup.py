@@ -145,6 +145,6 @@ def _as_lines(ids, vocab: Vocabulary) -> str:
 def describe(setup: RunSetup) -> str:
     c, m = setup.corpus, setup.model_config
     return (f"{c.name}: {len(c.train):,} train / {len(c.val):,} val tokens, {len(c.vocab)} token vocabulary, "
-            f"{c.mode} mode | {m.layers}x{m.hidden} {m.cell}, embed {m.embed or 'one-hot'} | "
+            f"{c.mode} mode | {m.layers}x{m.hidden} {m.cell}, embed {m.embed or 'one-hot'}, {m.output} output | "
             f"run folder {setup.run_dir}")
 

@@ -2,21 +2,25 @@
 
 A call of the fused nn.LSTM for one time step pays for set-up work meant for long sequences
 (about 1 ms on a CPU, more than the arithmetic of a 2x512 model). Stepper does the same
-arithmetic with a few matrix products per layer on weights prepared once:
+arithmetic with one matrix product per layer (two for a GRU) on weights prepared once:
 
   - layer 0's input term W_ih x + b for every character is a table (V, gates*H), computed once,
     so feeding a character is a row lookup instead of an embedding and a matrix product;
   - layers above take [x, h] @ [W_ih W_hh]^T + b as one product (LSTM, RNN); the GRU keeps its
     hidden term apart because its reset gate multiplies it;
+  - an LSTM's gate rows are reordered to [i, f, o, g], so one sigmoid covers three gates;
   - everything runs under inference_mode, with no autograd or module hooks.
 
-`step(ids (B,), state) -> (logits (B, V), state)` computes exactly what `model(ids[:, None], state)`
-computes (a test checks it), with the same state layout: (h, c) for an LSTM, (h,) otherwise.
+Writing one character reads every weight once, so a single stream is bound by memory traffic:
+12 MB of fp32 for a 2x512 LSTM. On CPUs with native bf16 the products therefore run on bf16
+weights packed once for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the kernel torch.compile's
+CPU backend uses): half the bytes, about 1.8x faster per product than fp32 there, for one stream
+and for many. Only the products are bf16; the state and the gate arithmetic stay fp32, so the
+rounding does not build up along the text. Elsewhere (and with `bf16=False`) the products are
+fp32 and `step` computes exactly what `model(ids[:, None], state)` computes (a test checks it).
 
-Wide batches (many samples at once) on CPUs with native bf16 take another path: one fused cell
-call per layer (torch.lstm_cell / gru_cell / rnn_tanh_cell, the kernels behind nn.LSTMCell) on a
-bf16 copy of the weights, about 2.5x faster there than fp32 products; the state stays fp32
-between steps. For a single stream fp32 is faster (measured), so it keeps the path above.
+`step(ids (B,), state) -> (logits (B, V), state)` keeps the model's state layout: (h, c) for an
+LSTM, (h,) otherwise.
 """
 
 from __future__ import annotations
@@ -28,108 +32,125 @@ from charrnn.common import cpu_has_native_bf16
 from charrnn.model import CharRNN, State
 
 TABLE_LIMIT_BYTES = 256 << 20  # above this, layer 0's input term is computed per step instead
-BF16_MIN_BATCH = 16  # below this, matrix-vector products are faster in fp32 (measured)
-CELL_FUNCTIONS = {"lstm": torch.lstm_cell, "gru": torch.gru_cell, "rnn": torch.rnn_tanh_cell}
+# Below this many weights a packed bf16 product is slower than fp32 at batch 1 (a fixed cost of
+# about 20 us per call; measured crossover between 1 and 2 MB of fp32 weights), so it stays fp32.
+BF16_MIN_WEIGHTS = 1 << 19
+
+
+class Product:
+    """x @ W^T + b for a fixed W: fp32 on a transposed copy, or bf16 on a oneDNN-packed copy
+    (when `bf16` allows it and W is large enough to gain from it)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, bf16: bool) -> None:
+        self.bf16 = bf16 and weight.numel() >= BF16_MIN_WEIGHTS
+        if self.bf16:
+            self.weight = torch.ops.mkldnn._reorder_linear_weight(weight.bfloat16(), 1)
+            self.bias = bias.bfloat16() if bias is not None else None
+        else:
+            self.weight, self.bias = weight.t().contiguous(), bias
+
+    def __call__(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, in) -> (B, out) fp32; `bias` (out,) replaces the stored one (a table row at batch 1)."""
+        bias = self.bias if bias is None else bias
+        if self.bf16:
+            bias = bias.bfloat16() if bias is not None else None
+            return torch.ops.mkldnn._linear_pointwise(x.bfloat16(), self.weight, bias, "none", [], "").float()
+        return torch.mm(x, self.weight) if bias is None else torch.addmm(bias, x, self.weight)
+
+
+def packed_bf16_works() -> bool:
+    """True on CPUs with native bf16 where this torch build has oneDNN's packed linear."""
+    if not cpu_has_native_bf16():
+        return False
+    try:
+        weight = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 2, dtype=torch.bfloat16), 1)
+        torch.ops.mkldnn._linear_pointwise(torch.ones(1, 2, dtype=torch.bfloat16), weight, None, "none", [], "")
+        return True
+    except (AttributeError, RuntimeError):
+        return False
 
 
 class Stepper:
-    def __init__(self, model: CharRNN) -> None:
+    def __init__(self, model: CharRNN, bf16: bool | None = None) -> None:
+        """bf16: None picks bf16 products on CPUs with native bf16, fp32 elsewhere."""
         cfg = model.config
         self.cell, self.layers, self.hidden = cfg.cell, cfg.layers, cfg.hidden
-        rnn = model.rnn
+        on_cpu = model.device.type == "cpu"
+        self.bf16 = bool(bf16 if bf16 is not None else on_cpu and packed_bf16_works())
+        if self.bf16 and not on_cpu:
+            raise ValueError("bf16 products are a CPU path; on a GPU use fp32 (bf16=False)")
+        H = cfg.hidden
+        # LSTM rows [i, f, g, o] -> [i, f, o, g]: one sigmoid over the first 3H, a tanh over the last H
+        order = torch.cat([torch.arange(2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]) \
+            if cfg.cell == "lstm" else slice(None)
         with torch.inference_mode():
-            w = {name: p.detach().float() for name, p in rnn.named_parameters()}
-            gates = w["weight_ih_l0"].shape[0]
+            w = {name: p.detach().float()[order] for name, p in model.rnn.named_parameters()}
             self.embedding = model.embedding.weight.detach().float() if model.embedding is not None else None
-            self.input_weight0 = w["weight_ih_l0"]  # (G*H, E or V)
-            self.input_bias0 = w["bias_ih_l0"] + (0 if cfg.cell == "gru" else w["bias_hh_l0"])
+            self.input0 = Product(w["weight_ih_l0"], w["bias_ih_l0"] + (0 if cfg.cell == "gru" else w["bias_hh_l0"]),
+                                  bf16=False)
             self.table = None
-            if cfg.vocab_size * gates * 4 <= TABLE_LIMIT_BYTES:
+            if cfg.vocab_size * w["weight_ih_l0"].shape[0] * 4 <= TABLE_LIMIT_BYTES:
                 inputs = self.embedding if self.embedding is not None else torch.eye(cfg.vocab_size)
-                self.table = torch.addmm(self.input_bias0, inputs, self.input_weight0.t())  # (V, G*H)
-            self.hidden_weights, self.hidden_biases, self.fused, self.fused_biases = [], [], [], []
+                self.table = self.input0(inputs)  # (V, G*H)
+            # per layer: the product that takes h (layer 0: h alone; above: [x, h], or h alone for a GRU)
+            # and, for a GRU above layer 0, the input product apart
+            self.recurrent, self.inputs = [], []
             for k in range(cfg.layers):
-                w_hh_t = w[f"weight_hh_l{k}"].t().contiguous()  # (H, G*H)
-                self.hidden_weights.append(w_hh_t)
-                self.hidden_biases.append(w[f"bias_hh_l{k}"])
-                if k > 0:
-                    w_ih_t = w[f"weight_ih_l{k}"].t()
-                    if cfg.cell == "gru":
-                        self.fused.append(w_ih_t.contiguous())
-                        self.fused_biases.append(w[f"bias_ih_l{k}"])
-                    else:
-                        self.fused.append(torch.cat([w_ih_t, w_hh_t], dim=0).contiguous())  # (2H, G*H)
-                        self.fused_biases.append(w[f"bias_ih_l{k}"] + w[f"bias_hh_l{k}"])
-            self.head_weight = model.head.weight.detach().float().t().contiguous()  # (H, V)
-            self.head_bias = model.head.bias.detach().float()
-            device = model.head.weight.device
-            self.wide = None  # the bf16 copy for wide batches
-            if device.type == "cpu" and cpu_has_native_bf16():
-                self.wide = {"layers": [tuple(w[f"{n}_l{k}"].bfloat16() for n in ("weight_ih", "weight_hh", "bias_ih",
-                                                                                  "bias_hh")) for k in range(cfg.layers)],
-                             "embedding": self.embedding.bfloat16() if self.embedding is not None else None,
-                             "head": (self.head_weight.bfloat16(), self.head_bias.bfloat16())}
+                w_hh, b_hh = w[f"weight_hh_l{k}"], w[f"bias_hh_l{k}"]
+                if k == 0 or cfg.cell == "gru":
+                    self.recurrent.append(Product(w_hh, b_hh if cfg.cell == "gru" else None, self.bf16))
+                    if k > 0:
+                        self.inputs.append(Product(w[f"weight_ih_l{k}"], w[f"bias_ih_l{k}"], self.bf16))
+                else:
+                    self.recurrent.append(Product(torch.cat([w[f"weight_ih_l{k}"], w_hh], dim=1),
+                                                  w[f"bias_ih_l{k}"] + b_hh, self.bf16))
+            self.project = None  # a tied output: h -> E first, then scored against the embedding
+            if model.head is None:
+                self.project = Product(model.project.weight.detach().float() * model.output_scale, None, self.bf16)
+                self.head = Product(self.embedding, model.output_bias.detach().float(), self.bf16)
+            else:
+                self.head = Product(model.head.weight.detach().float(), model.head.bias.detach().float(), self.bf16)
+            self.bf16_layers = any(p.bf16 for p in self.recurrent)  # decoding reads primes in bf16 then
+            # at batch 1 a table row is the bias of layer 0's product, in the product's dtype
+            self.table_rows = self.table.bfloat16() if self.recurrent[0].bf16 and self.table is not None else self.table
 
     def _input0(self, ids: torch.Tensor) -> torch.Tensor:
+        """Layer 0's input term W_ih x + b (B, G*H)."""
         if self.table is not None:
-            return self.table[ids]  # (B, G*H)
-        x = self.embedding[ids] if self.embedding is not None else F.one_hot(ids, self.input_weight0.shape[1]).float()
-        return torch.addmm(self.input_bias0, x, self.input_weight0.t())
+            return self.table[ids]
+        x = self.embedding[ids] if self.embedding is not None else F.one_hot(ids, self.head.bias.shape[0]).float()
+        return self.input0(x)
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
         """One character per stream: ids (B,) -> logits (B, V) and the new state."""
-        if self.wide is not None and ids.shape[0] >= BF16_MIN_BATCH:
-            return self._wide_step(ids, state)
         H = self.hidden
         hs, cs = list(state[0].unbind(0)), list(state[1].unbind(0)) if self.cell == "lstm" else None
         x = None
         for k in range(self.layers):
             h = hs[k]
             if self.cell == "gru":
-                gi = self._input0(ids) if k == 0 else torch.addmm(self.fused_biases[k - 1], x, self.fused[k - 1])
-                gh = torch.addmm(self.hidden_biases[k], h, self.hidden_weights[k])
-                r = torch.sigmoid(gi[:, :H] + gh[:, :H])
-                z = torch.sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
-                n = torch.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
-                h = n + z * (h - n)  # (1 - z) * n + z * h
+                gi = self._input0(ids) if k == 0 else self.inputs[k - 1](x)
+                gh = self.recurrent[k](h)
+                rz = torch.sigmoid(gi[:, :2 * H] + gh[:, :2 * H])
+                n = torch.tanh(torch.addcmul(gi[:, 2 * H:], rz[:, :H], gh[:, 2 * H:]))
+                h = n + rz[:, H:] * (h - n)  # (1 - z) * n + z * h
             else:
-                if k == 0:
-                    g = torch.addmm(self._input0(ids), h, self.hidden_weights[0])
+                if k == 0 and ids.shape[0] == 1 and self.table is not None:
+                    g = self.recurrent[0](h, bias=self.table_rows[ids[0]])  # the table row is the bias
+                elif k == 0:
+                    g = self.recurrent[0](h) + self._input0(ids)
                 else:
-                    g = torch.addmm(self.fused_biases[k - 1], torch.cat([x, h], dim=1), self.fused[k - 1])
+                    g = self.recurrent[k](torch.cat([x, h], dim=1))
                 if self.cell == "lstm":
-                    i, f, gg, o = _lstm_gates(g, H)
-                    c = f * cs[k] + i * gg
-                    h = o * torch.tanh(c)
+                    gates = torch.sigmoid(g[:, :3 * H])  # i, f, o
+                    c = torch.addcmul(gates[:, H:2 * H] * cs[k], gates[:, :H], torch.tanh(g[:, 3 * H:]))
+                    h = gates[:, 2 * H:] * torch.tanh(c)
                     cs[k] = c
                 else:
                     h = torch.tanh(g)
             hs[k] = h
             x = h
-        logits = torch.addmm(self.head_bias, x, self.head_weight)  # (B, V)
+        logits = self.head(x if self.project is None else self.project(x))  # (B, V)
         new_state = (torch.stack(hs), torch.stack(cs)) if self.cell == "lstm" else (torch.stack(hs),)
         return logits, new_state
-
-
-    def _wide_step(self, ids: torch.Tensor, state: State) -> tuple[torch.Tensor, State]:
-        p, bf16 = self.wide, torch.bfloat16
-        x = p["embedding"][ids] if p["embedding"] is not None else F.one_hot(ids, self.head_bias.shape[0]).to(bf16)
-        cell, hs, cs = CELL_FUNCTIONS[self.cell], [], []
-        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(p["layers"]):
-            if self.cell == "lstm":
-                h, c = cell(x, (state[0][k].to(bf16), state[1][k].to(bf16)), w_ih, w_hh, b_ih, b_hh)
-                cs.append(c)
-            else:
-                h = cell(x, state[0][k].to(bf16), w_ih, w_hh, b_ih, b_hh)
-            hs.append(h)
-            x = h
-        logits = torch.addmm(p["head"][1], x, p["head"][0]).float()  # (B, V)
-        h = torch.stack(hs).float()
-        return logits, ((h, torch.stack(cs).float()) if self.cell == "lstm" else (h,))
-
-
-def _lstm_gates(g: torch.Tensor, H: int) -> tuple[torch.Tensor, ...]:
-    """[i, f, g, o] pre-activations (B, 4H) -> sigmoid, sigmoid, tanh, sigmoid."""
-    i, f, gg, o = g.split(H, dim=1)
-    return torch.sigmoid(i), torch.sigmoid(f), torch.tanh(gg), torch.sigmoid(o)

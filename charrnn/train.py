@@ -23,6 +23,7 @@ from charrnn import checkpoint
 from charrnn import distributed
 from charrnn.batches import IGNORE, Batch, Position
 from charrnn.common import autocast, pick_device, seed_everything
+from charrnn.corpus import token_counts
 from charrnn.evaluate import score
 from charrnn.model import CharRNN, ModelConfig, detach_state
 from charrnn.options import field_names
@@ -83,6 +84,8 @@ class Trainer:
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
             self.model.load_state_dict(tensors)
+        else:
+            self.model.set_output_prior(torch.from_numpy(token_counts(setup.corpus.train, setup.model_config.vocab_size)))
         self.forward = self.model
         if self.world.enabled:  # averages the gradients across ranks in backward()
             from torch.nn.parallel import DistributedDataParallel

@@ -64,8 +64,32 @@ def test_one_hot_for_small_vocab_and_embedding_for_large():
     assert ModelConfig(embed=32).resolved(65).embed == 32
 
 
+def test_tied_output_for_large_vocabularies():
+    assert ModelConfig().resolved(65).output == "full"
+    assert ModelConfig().resolved(5000).output == "tied"
+    assert ModelConfig(embed=0).resolved(5000).output == "full"  # one-hot input: nothing to tie to
+    assert ModelConfig(output="full").resolved(5000).output == "full"
+    assert ModelConfig(output="tied").resolved(65).output == "tied"
+    full = CharRNN(ModelConfig(hidden=64, embed=16, output="full").resolved(1000))
+    tied = CharRNN(ModelConfig(hidden=64, embed=16, output="tied").resolved(1000))
+    # the output's V x H weights become H x E (the projection) and reuse the embedding's V x E
+    assert full.num_parameters() - tied.num_parameters() == 1000 * 64 - 64 * 16
+    logits, _ = tied(torch.randint(0, 1000, (2, 5)))
+    assert logits.shape == (2, 5, 1000)
+
+
+def test_the_tied_output_trains_the_embedding_of_targets():
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(layers=1, hidden=16, embed=8, output="tied").resolved(50))
+    x = torch.full((1, 4), 3)  # input is always id 3, the target always id 7
+    logits, _ = model(x)
+    F.cross_entropy(logits.flatten(0, 1), torch.full((4,), 7)).backward()
+    grad = model.embedding.weight.grad
+    assert grad[7].abs().sum() > 0 and grad[3].abs().sum() > 0  # target (output side) and input rows
+
+
 @pytest.mark.parametrize("kwargs", [{"cell": "transformer"}, {"layers": 0}, {"hidden": -1}, {"dropout": 1.0},
-                                    {"embed": -2}])
+                                    {"embed": -2}, {"output": "shared"}, {"output": "tied", "embed": 0}])
 def test_invalid_configs_are_refused(kwargs):
     with pytest.raises(CharRNNError):
         ModelConfig(**kwargs)

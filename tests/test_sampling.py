@@ -20,6 +20,15 @@ def test_reproducible_by_seed():
     assert len(set(many)) > 1  # different seeds really differ
 
 
+def test_draws_follow_the_softmax():
+    # 20,000 draws of one row: each id's frequency within 0.015 of its softmax probability
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, float("-inf")]])
+    rows = sample_next(logits.expand(20_000, 5), SamplingOptions(), torch.Generator().manual_seed(3))
+    frequencies = torch.bincount(rows, minlength=5).float() / rows.numel()
+    assert torch.allclose(frequencies, torch.softmax(logits[0], -1), atol=0.015)
+    assert frequencies[4] == 0
+
+
 def test_temperature_zero_is_argmax():
     logits = logits_batch()
     picked = sample_next(logits, SamplingOptions(temperature=0), torch.Generator().manual_seed(0))

@@ -39,7 +39,8 @@ class StopsAfter(Trainer):
         return super().learning_rate()
 
 
-@pytest.mark.parametrize("mode, extra", [("stream", {}), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2})])
+@pytest.mark.parametrize("mode, extra", [("stream", {}), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}),
+                                         ("stream", {"output": "tied", "embed": 8})])
 def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra):
     flags = {**TINY_TRAIN, "inputs": [str(shakespeare_file)], "mode": mode, "max_steps": 24, "eval_every": 10}
     model = {**TINY_MODEL, **extra}

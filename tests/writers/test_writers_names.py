@@ -59,7 +59,7 @@ def test_length_bounds_and_start_are_kept(tiny_lines_run, jinyong_run):
     assert len(names) == 60 and all(6 <= len(n) <= 8 and n.startswith("Ty") for n in names)
     short = model.names(num=30, max_len=2, seed=3)
     assert all(1 <= len(n) <= 2 for n in short)
-    chinese = charrnn.load(jinyong_run).names(num=20, starts_with="段", new_only=True, max_len=3, seed=4)
+    chinese = charrnn.load(jinyong_run).names(num=20, starts_with="段", new_only=True, min_len=2, max_len=3, seed=4)
     assert len(chinese) == 20 and all(n.startswith("段") and 2 <= len(n) <= 3 for n in chinese)
 
 
