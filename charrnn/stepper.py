@@ -13,11 +13,14 @@ arithmetic with one matrix product per layer (two for a GRU) on weights prepared
 
 Writing one character reads every weight once, so a single stream is bound by memory traffic:
 12 MB of fp32 for a 2x512 LSTM. On CPUs with native bf16 the products therefore run on bf16
-weights packed once for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the kernel torch.compile's
-CPU backend uses): half the bytes, about 1.8x faster per product than fp32 there, for one stream
-and for many. Only the products are bf16; the state and the gate arithmetic stay fp32, so the
-rounding does not build up along the text. Elsewhere (and with `bf16=False`) the products are
-fp32 and `step` computes exactly what `model(ids[:, None], state)` computes (a test checks it).
+weights packed once for oneDNN (`torch.ops.mkldnn._linear_pointwise`, the kernel torch.compile
+uses for frozen CPU graphs): half the bytes, about 1.8x faster per 4 MB product than fp32 there,
+for one stream and for many. Products under BF16_MIN_WEIGHTS stay fp32 (a packed call has a fixed
+cost that outweighs the bytes saved). Only the products are bf16; the state and the gate
+arithmetic stay fp32, so the rounding does not build up along the text. Elsewhere (and with
+`bf16=False`) every product is fp32 and `step` computes exactly what `model(ids[:, None], state)`
+computes (a test checks it). A tied output (charrnn.model) is two products: the projection,
+then the embedding.
 
 `step(ids (B,), state) -> (logits (B, V), state)` keeps the model's state layout: (h, c) for an
 LSTM, (h,) otherwise.

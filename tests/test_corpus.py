@@ -92,3 +92,12 @@ def test_max_vocab_maps_rare_characters_to_unk(tmp_path):
     path.write_text("aaaa bbbb cccc dddd ééé 世\n" * 50)
     c = load_corpus([path], "stream", max_vocab=5)
     assert len(c.vocab.chars) == 5 and "世" not in c.vocab
+
+
+def test_token_counts_read_in_chunks():
+    import numpy as np
+
+    from charrnn.corpus import token_counts
+
+    ids = np.array([3, 4, 4, 5, 5, 5, 3], dtype=np.uint16)
+    assert token_counts(ids, 7, chunk=2).tolist() == [0, 0, 0, 2, 2, 3, 0]

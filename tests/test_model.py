@@ -93,3 +93,13 @@ def test_the_tied_output_trains_the_embedding_of_targets():
 def test_invalid_configs_are_refused(kwargs):
     with pytest.raises(CharRNNError):
         ModelConfig(**kwargs)
+
+
+@pytest.mark.parametrize("output", ["full", "tied"])
+def test_output_prior_is_the_log_unigram_frequency(output):
+    model = CharRNN(ModelConfig(layers=1, hidden=16, embed=8, output=output).resolved(6))
+    counts = torch.tensor([0, 0, 10, 30, 60, 0])  # ids 0, 1 and 5 never seen: half a count each
+    model.set_output_prior(counts)
+    bias = model.head.bias if output == "full" else model.output_bias
+    expected = torch.tensor([0.5, 0.5, 10, 30, 60, 0.5]) / 100
+    assert torch.allclose(bias.detach().exp(), expected, rtol=1e-5)

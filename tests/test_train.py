@@ -125,6 +125,16 @@ def test_fine_tune_keeps_the_vocabulary_and_counts_unknown_characters(tiny_run, 
         charrnn.train(str(new), out=str(tmp_path / "ft2"), init_from=str(tiny_run), hidden=64)
 
 
+def test_a_new_run_starts_from_the_unigram_prior(tmp_path, shakespeare_file):
+    from charrnn.corpus import token_counts
+
+    setup = prepare({**TINY_TRAIN, "inputs": [str(shakespeare_file)], "out": str(tmp_path / "run")}, TINY_MODEL)
+    trainer = Trainer(setup)
+    counts = torch.from_numpy(token_counts(setup.corpus.train, len(setup.corpus.vocab))).double()
+    frequencies = counts.clamp_min(0.5) / counts.sum()
+    assert torch.allclose(trainer.model.head.bias.detach().double().exp(), frequencies, rtol=1e-5)
+
+
 def test_same_seed_same_run(tmp_path, shakespeare_file):
     runs = [charrnn.train(str(shakespeare_file), out=str(tmp_path / name), max_steps=6, **TINY_MODEL, **TINY_TRAIN)
             for name in ("a", "b")]
