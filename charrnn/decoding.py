@@ -35,10 +35,11 @@ _steppers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (
 
 def _stepper(model: CharRNN) -> Stepper:
     """The model's Stepper, rebuilt when its weights have changed (training evals sample too):
-    every in-place change of a parameter bumps its `_version`, so their sum tells."""
+    every in-place change of a parameter bumps its `_version`, so their sum tells; new storage
+    (`model.to(...)` assigns `.data`, which bumps nothing) shows in the first one's address."""
     cached = _steppers.get(model)
     params = cached[0] if cached is not None else list(model.parameters())
-    version = sum(p._version for p in params)
+    version = (sum(p._version for p in params), params[0].data_ptr())
     if cached is None or cached[1] != version:
         cached = (params, version, Stepper(model))
         _steppers[model] = cached

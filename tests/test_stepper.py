@@ -89,3 +89,20 @@ def test_a_prime_is_read_in_one_call_and_comes_back_fp32(bf16, monkeypatch):
     assert (logits - full[:, -1]).abs().max() < tolerance
     assert bool((logits - full[:, -1]).abs().max() > 1e-4) == bf16  # bf16 did run (and only when asked)
     assert all((a - b).abs().max() < tolerance for a, b in zip(state, full_state))
+
+
+def test_decoding_rebuilds_the_stepper_when_the_weights_change():
+    from charrnn.decoding import step
+
+    torch.manual_seed(3)
+    model = CharRNN(ModelConfig(cell="lstm", layers=1, hidden=16, embed=8).resolved(9)).eval()
+    ids, state = torch.tensor([[4]]), model.init_state(1)
+    before, _ = step(model, ids, state)
+    with torch.no_grad():
+        model.head.bias.add_(1.0)  # in place: a new version
+    assert torch.allclose(step(model, ids, state)[0], before + 1.0, atol=1e-5)
+    for p in model.parameters():
+        p.data = p.data * 2  # new storage, as model.to(...) makes: no new version
+    with torch.no_grad():
+        expected, _ = model(ids, state)
+    assert torch.allclose(step(model, ids, state)[0], expected[:, -1], atol=1e-5)
