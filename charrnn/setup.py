@@ -116,6 +116,9 @@ def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> 
             corpus = load_corpus(files, mode, encoding=config.encoding, max_vocab=config.max_vocab or None,
                                  val_frac=config.val_frac, name=name)
             if config.engine == "numpy":  # the numpy engine reads one-hot input, as min-char-rnn
+                if model_given.get("output") == "tied":
+                    raise CharRNNError("--engine numpy has a full output layer only: drop --output tied "
+                                       "or train with --engine torch")
                 model_given.setdefault("embed", 0)
             model_config = ModelConfig(**model_given).resolved(len(corpus.vocab))
         config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode)

@@ -148,6 +148,7 @@ def test_either_engine_continues_the_other(tmp_path, shakespeare_file, first, th
     (["--embed", "8"], "pass --embed 0"),
     (["--weight-decay", "0.1"], "no weight decay"),
     (["--dtype", "bf16"], "float64"),
+    (["--output", "tied"], "full output layer only"),
 ])
 def test_flags_the_numpy_engine_cannot_honour_are_one_line_and_leave_nothing(tmp_path, shakespeare_file, capsys,
                                                                               flags, message):
