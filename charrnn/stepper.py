@@ -28,6 +28,8 @@ LSTM, (h,) otherwise.
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 import torch.nn.functional as F
 
@@ -61,6 +63,7 @@ class Product:
         return torch.mm(x, self.weight) if bias is None else torch.addmm(bias, x, self.weight)
 
 
+@cache  # asked each time a Stepper is built: at every eval of a training run
 def packed_bf16_works() -> bool:
     """True on CPUs with native bf16 where this torch build has oneDNN's packed linear."""
     if not cpu_has_native_bf16():
@@ -77,7 +80,7 @@ class Stepper:
     def __init__(self, model: CharRNN, bf16: bool | None = None) -> None:
         """bf16: None picks bf16 products on CPUs with native bf16, fp32 elsewhere."""
         cfg = model.config
-        self.cell, self.layers, self.hidden = cfg.cell, cfg.layers, cfg.hidden
+        self.cell, self.layers, self.hidden, self.vocab_size = cfg.cell, cfg.layers, cfg.hidden, cfg.vocab_size
         on_cpu = model.device.type == "cpu"
         self.bf16 = bool(bf16 if bf16 is not None else on_cpu and packed_bf16_works())
         if self.bf16 and not on_cpu:
@@ -121,7 +124,7 @@ class Stepper:
         """Layer 0's input term W_ih x + b (B, G*H)."""
         if self.table is not None:
             return self.table[ids]
-        x = self.embedding[ids] if self.embedding is not None else F.one_hot(ids, self.head.bias.shape[0]).float()
+        x = self.embedding[ids] if self.embedding is not None else F.one_hot(ids, self.vocab_size).float()
         return self.input0(x)
 
     @torch.inference_mode()

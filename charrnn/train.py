@@ -84,7 +84,7 @@ class Trainer:
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
             self.model.load_state_dict(tensors)
-        else:
+        elif not self.config.resume:  # a resumed run restores its weights instead
             self.model.set_output_prior(torch.from_numpy(token_counts(setup.corpus.train, setup.model_config.vocab_size)))
         self.forward = self.model
         if self.world.enabled:  # averages the gradients across ranks in backward()
