@@ -3,6 +3,7 @@
     python benchmarks/bench_speed.py                  # training + sampling tables (~4 min on 2 cores)
     python benchmarks/bench_speed.py --quality        # + val loss of the presets at 115 s and 600 s (~18 min)
     python benchmarks/bench_speed.py --memory         # + encoding speed and peak RSS on a 100 MB corpus
+    python benchmarks/bench_speed.py --kernels        # + where a training step goes, kernel by kernel; torch.compile
 
 Every figure is measured in the same run as its baseline, and shown as a ratio to it (each the
 best of --rounds interleaved rounds):
@@ -52,21 +53,83 @@ def training_flops_per_char() -> float:
     return 6 * macs
 
 
-def bare_step(dtype: str, seconds: float) -> float:
+def make_bare_step(dtype: str, compiled: bool = False) -> Callable[[], None]:
+    """One training step of the fused nn.LSTM on a ready batch: forward, loss, backward, AdamW
+    (`compiled`: the model's forward through torch.compile)."""
     model = CharRNN(ModelConfig(layers=LAYERS, hidden=H, embed=EMBED).resolved(V))
+    forward = torch.compile(model) if compiled else model
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     x, y = torch.randint(3, V, (B, T)), torch.randint(3, V, (B, T))
     device = torch.device("cpu")
 
     def step():
         with autocast(device, dtype):
-            logits, _ = model(x)
+            logits, _ = forward(x)
         loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
+    return step
+
+
+def bare_step(dtype: str, seconds: float, compiled: bool = False) -> float:
+    step = make_bare_step(dtype, compiled)
+    step()  # compiles, when compiled
     return timed(step, seconds) * B * T
+
+
+def kernel_times(dtype: str, steps: int = 4) -> dict[str, float]:
+    """ms per bare step spent in each layer's fused LSTM kernel (oneDNN on CPU), forward and
+    backward, and in everything else; the best of `steps` profiled steps for each."""
+    from torch.profiler import profile
+
+    step = make_bare_step(dtype)
+    step(), step()
+    best: dict[str, float] = {}
+    for _ in range(steps):
+        start = time.perf_counter()
+        with profile(record_shapes=True) as prof:
+            step()
+        times = {"whole step": (time.perf_counter() - start) * 1e3}
+        for event in prof.events():
+            # Under autocast the op is dispatched twice (the cast wrapper, then the kernel): count the kernel.
+            if event.name in ("aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward") and \
+                    not any(child.name == event.name for child in event.cpu_children):
+                layer = 0 if event.input_shapes[0][-1] == EMBED else 1
+                kind = "backward" if event.name.endswith("backward") else "forward"
+                name = f"layer {layer} {kind}"
+                times[name] = times.get(name, 0.0) + event.cpu_time_total / 1e3
+        times["rest of the step"] = times["whole step"] - sum(v for k, v in times.items() if k.startswith("layer"))
+        for name, ms in times.items():
+            best[name] = min(best.get(name, float("inf")), ms)
+    return best
+
+
+def kernels_table() -> None:
+    """Where the time of a training step goes, fp32 against bf16, with each kernel's GFLOP/s;
+    and whether torch.compile speeds the bare step up."""
+    steps = {f"bare fused step, {dtype}{', torch.compile' if compiled else ''}":
+             (lambda dtype=dtype, compiled=compiled: bare_step(dtype, 3.0, compiled))
+             for dtype in ("fp32", "bf16") for compiled in (False, True)}
+    rates = best_of_rounds(steps, 2)
+    table("torch.compile on the bare training step (baseline: eager, fp32)", list(rates.items()),
+          rates["bare fused step, fp32"])
+    fp32, bf16 = kernel_times("fp32"), kernel_times("bf16")
+
+    def gflops(name: str, ms: float) -> str:
+        if not name.startswith("layer"):
+            return ""
+        inputs = EMBED if name.startswith("layer 0") else H
+        flops = 2 * B * T * (inputs + H) * 4 * H * (2 if name.endswith("backward") else 1)
+        return f"{flops / ms / 1e6:,.0f}"
+
+    print("\n### Where a bare training step's time goes (2x512 LSTM, batch 32 x 128; ms per step)\n")
+    print("| part | fp32 ms | fp32 GFLOP/s | bf16 ms | bf16 GFLOP/s | bf16 speed-up |\n|---|---:|---:|---:|---:|---:|")
+    names = [f"layer {k} {kind}" for kind in ("forward", "backward") for k in range(LAYERS)]
+    for name in names + ["rest of the step", "whole step"]:
+        a, b = fp32.get(name, float("nan")), bf16.get(name, float("nan"))
+        print(f"| {name} | {a:,.1f} | {gflops(name, a)} | {b:,.1f} | {gflops(name, b)} | {a / b:.2f}x |")
 
 
 def naive_cell_step(dtype: str, seconds: float) -> float:
@@ -243,6 +306,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each row shows its best")
     parser.add_argument("--quality", action="store_true", help="also train the presets (about 18 minutes)")
     parser.add_argument("--memory", action="store_true", help="also the 100 MB corpus measurements")
+    parser.add_argument("--kernels", action="store_true",
+                        help="also where a training step's time goes (each LSTM kernel, fp32 and bf16) and "
+                             "what torch.compile does to it (~2 min)")
     args = parser.parse_args()
     corpus = Path(os.environ.get("CHARRNN_DATA", "../shared/corpora")) / "tinyshakespeare" / "input.txt"
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -260,6 +326,8 @@ def main() -> None:
     print(f"\nfp32 matmul here: {peak:,.0f} GFLOP/s; the bare fused step reaches {baseline * flops / 1e9:,.0f} "
           f"GFLOP/s fp32 ({baseline * flops / 1e9 / peak:.0%}); the full trainer "
           + ", ".join(f"{v * flops / 1e9:,.0f} GFLOP/s {n.split(', ')[1]}" for n, v in rows if n.startswith("full")))
+    if args.kernels:
+        kernels_table()
     sampling = best_of_rounds(sampling_measures(args.seconds), args.rounds)
     table("Sampling, 2x512 LSTM (baseline: naive nn.LSTM call, 1 stream)", list(sampling.items()),
           sampling["naive nn.LSTM call, 1 stream"])

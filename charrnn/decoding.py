@@ -109,10 +109,17 @@ class Rules:
         self.base[[UNK, BOS]] = True
         if mode != "lines":
             self.base[EOS] = True
+        if bool(self.base.all()):
+            raise RuntimeError("decoding: the vocabulary has no character to write")
+        # Only a constraint or the n-gram rule can change the bans from one step to the next;
+        # without them `banned` is `base` at every step, with no tensor work per character.
+        self.fixed = constraint is None and not options.no_repeat_ngram
 
     def banned(self, histories: Sequence[Sequence[int]], written: Sequence[Sequence[int]],
                ended: Sequence[bool] | None = None) -> torch.Tensor:
         """(V,) or (B, V) bool: the ids each sample may not write next."""
+        if self.fixed and not (ended is not None and any(ended)):
+            return self.base
         banned = self.base
         if self.constraint is not None:
             allowed = self.constraint.allowed(written)

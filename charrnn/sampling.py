@@ -115,7 +115,9 @@ def sample_next(logits: torch.Tensor, options: SamplingOptions, generator: torch
     logits = processed_logits(logits, options, banned, seen)
     if options.temperature == 0:
         return logits.argmax(dim=-1)
-    logits = filter_logits(logits / options.temperature, options.top_k, options.top_p)
+    if options.temperature != 1.0:
+        logits = logits / options.temperature
+    logits = filter_logits(logits, options.top_k, options.top_p)
     probs = torch.softmax(logits, dim=-1)
     # The exponential race: argmax_i p_i / E_i with E_i ~ Exp(1) picks i with probability p_i, the
     # draw torch.multinomial makes, at half its cost for one draw. E >= 1e-30: a 0 would make 0/0.

@@ -7,9 +7,9 @@ import torch
 
 import charrnn
 from charrnn.cli import main
-from charrnn.decoding import prime_ids
+from charrnn.decoding import Rules, prime_ids
 from charrnn.sampling import SamplingOptions, decoding_logprobs, ngram_bans, penalize_repeats, sample_next
-from charrnn.vocab import EOS
+from charrnn.vocab import BOS, EOS, UNK
 from test_cli import fails_cleanly
 
 PRIMES = ["", "ROMEO:", "the ", "KING HENRY"]
@@ -42,6 +42,20 @@ def test_ngram_bans():
     assert ngram_bans([1, 2, 3, 1, 2], 2) == [3]  # "2" was followed by 3
     assert ngram_bans([5, 6, 7], 1) == [5, 6, 7]
     assert ngram_bans([1, 2], 4) == [] and ngram_bans([1, 1, 1], 0) == []
+
+
+
+def test_rules_ban_the_specials_and_what_each_rule_adds():
+    cpu = torch.device("cpu")
+    plain = Rules(8, "stream", SamplingOptions(), None, cpu)
+    assert plain.banned([[]], [[]]).nonzero().flatten().tolist() == sorted([UNK, BOS, EOS])
+    assert not Rules(8, "lines", SamplingOptions(), None, cpu).banned([[]], [[]])[EOS]
+    # a finished sample is still fed, and anything goes for it
+    assert not plain.banned([[], []], [[], []], ended=[False, True])[1].any()
+    ngram = Rules(8, "stream", SamplingOptions(no_repeat_ngram=2), None, cpu)
+    assert ngram.banned([[4, 5, 4]], [[]])[0, 5]  # "4 5" was written: after "4" no 5
+    with pytest.raises(RuntimeError, match="no character"):
+        Rules(3, "stream", SamplingOptions(), None, cpu)  # only the special tokens
 
 
 def test_decoding_logprobs_are_the_models_own_without_a_penalty():
