@@ -85,7 +85,8 @@ def kernel_times(dtype: str, steps: int = 4) -> dict[str, float]:
     from torch.profiler import profile
 
     step = make_bare_step(dtype)
-    step(), step()
+    for _ in range(2):  # warm-up
+        step()
     best: dict[str, float] = {}
     for _ in range(steps):
         start = time.perf_counter()
@@ -106,11 +107,11 @@ def kernel_times(dtype: str, steps: int = 4) -> dict[str, float]:
     return best
 
 
-def kernels_table() -> None:
+def kernels_table(seconds: float) -> None:
     """Where the time of a training step goes, fp32 against bf16, with each kernel's GFLOP/s;
     and whether torch.compile speeds the bare step up."""
     steps = {f"bare fused step, {dtype}{', torch.compile' if compiled else ''}":
-             (lambda dtype=dtype, compiled=compiled: bare_step(dtype, 3.0, compiled))
+             (lambda dtype=dtype, compiled=compiled: bare_step(dtype, seconds, compiled))
              for dtype in ("fp32", "bf16") for compiled in (False, True)}
     rates = best_of_rounds(steps, 2)
     table("torch.compile on the bare training step (baseline: eager, fp32)", list(rates.items()),
@@ -308,7 +309,7 @@ def main() -> None:
     parser.add_argument("--memory", action="store_true", help="also the 100 MB corpus measurements")
     parser.add_argument("--kernels", action="store_true",
                         help="also where a training step's time goes (each LSTM kernel, fp32 and bf16) and "
-                             "what torch.compile does to it (~2 min)")
+                             "what torch.compile does to it (~3 min)")
     args = parser.parse_args()
     corpus = Path(os.environ.get("CHARRNN_DATA", "../shared/corpora")) / "tinyshakespeare" / "input.txt"
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
@@ -327,7 +328,7 @@ def main() -> None:
           f"GFLOP/s fp32 ({baseline * flops / 1e9 / peak:.0%}); the full trainer "
           + ", ".join(f"{v * flops / 1e9:,.0f} GFLOP/s {n.split(', ')[1]}" for n, v in rows if n.startswith("full")))
     if args.kernels:
-        kernels_table()
+        kernels_table(args.seconds)
     sampling = best_of_rounds(sampling_measures(args.seconds), args.rounds)
     table("Sampling, 2x512 LSTM (baseline: naive nn.LSTM call, 1 stream)", list(sampling.items()),
           sampling["naive nn.LSTM call, 1 stream"])

@@ -44,7 +44,6 @@ def test_ngram_bans():
     assert ngram_bans([1, 2], 4) == [] and ngram_bans([1, 1, 1], 0) == []
 
 
-
 def test_rules_ban_the_specials_and_what_each_rule_adds():
     cpu = torch.device("cpu")
     plain = Rules(8, "stream", SamplingOptions(), None, cpu)
