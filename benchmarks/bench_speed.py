@@ -35,9 +35,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench_engines import timed  # the same timing loop for every benchmark here
-from charrnn.common import autocast, cpu_has_native_bf16
+from charrnn.device import autocast, cpu_has_native_bf16
 from charrnn.model import CharRNN, ModelConfig
-from charrnn.stepper import Stepper
+from charrnn.generation.stepper import Stepper
 
 V, H, LAYERS, EMBED, B, T = 68, 512, 2, 64, 32, 128
 
@@ -176,8 +176,8 @@ def full_trainer(dtype: str, corpus: Path, steps: int) -> float:
 
 def sampling_measures(seconds: float) -> dict[str, Callable[[], float]]:
     """name -> a function measuring chars/s once (the models are built once, here)."""
-    from charrnn.decoding import sample_ids, step
-    from charrnn.sampling import SamplingOptions
+    from charrnn.generation.decoding import sample_ids, step
+    from charrnn.generation.options import SamplingOptions
     from charrnn.vocab import Vocabulary
 
     torch.manual_seed(0)
@@ -233,9 +233,9 @@ def unigram_val_loss(dataset: str) -> float:
     model reaches by ignoring context, which a char-RNN must beat."""
     import numpy as np
 
-    from charrnn.config import TrainConfig
-    from charrnn.corpus import load_corpus, token_counts
-    from charrnn.setup import corpus_files
+    from charrnn.training.config import TrainConfig
+    from charrnn.data.corpus import load_corpus, token_counts
+    from charrnn.training.preparation import corpus_files
     from charrnn.vocab import BOS
 
     files, name, mode = corpus_files(TrainConfig(dataset=dataset))
@@ -272,7 +272,7 @@ def quality() -> None:
 
 MEMORY_CHILD = """
 import resource, sys, time, charrnn
-from charrnn.corpus import encode_files
+from charrnn.data.corpus import encode_files
 from pathlib import Path
 start = time.time()
 ids, vocab, _ = encode_files([Path(sys.argv[1])], "stream")

@@ -10,6 +10,7 @@
                            (in its metadata) step, data position, elapsed time, best val
       metrics.jsonl        one JSON object per log line and per eval
       train_lines.txt      lines mode only: every line of the corpus (train and val), for `names --new-only`
+                           (TRAIN_LINES)
 
 Loading reads JSON and safetensors only, so opening a run never executes code from it.
 """
@@ -17,6 +18,7 @@ Loading reads JSON and safetensors only, so opening a run never executes code fr
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -28,12 +30,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from charrnn.errors import CharRNNError
-from charrnn.model import ModelConfig
+from charrnn.model_config import ModelConfig
+from charrnn.version import __version__
 from charrnn.vocab import Vocabulary
 
 FORMAT_VERSION = 1
 CONFIG, VOCAB, BEST, LAST, TRAINER, METRICS = (
     "config.json", "vocab.json", "best.safetensors", "last.safetensors", "trainer.safetensors", "metrics.jsonl")
+TRAIN_LINES = "train_lines.txt"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -116,8 +120,6 @@ def is_run(folder: Path) -> bool:
 
 
 def write_run_files(folder: Path, info: RunInfo, vocab: Vocabulary) -> None:
-    from charrnn import __version__
-
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT_VERSION, "charrnn": __version__, "mode": info.mode,
               "model": asdict(info.model), "train": info.train}
@@ -193,8 +195,6 @@ def truncate_metrics(folder: Path, step: int) -> None:
 
 def run_summary(folder: Path) -> dict:
     """What `charrnn info` shows: configs, parameter count, vocabulary size, steps, best val."""
-    import math
-
     info, vocab = read_run(folder)
     shapes, _ = read_header(weights_file(folder, "last"))
     progress = {}

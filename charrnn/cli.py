@@ -8,10 +8,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import asdict, fields
 from pathlib import Path
 
+# Only modules without torch at the top: `charrnn --help` must not wait for it. A command's own
+# code is imported when it runs.
 from charrnn.errors import CharRNNError
+from charrnn.flags import add_dataclass_arguments, given_fields
+from charrnn.generation.options import SamplingOptions
+from charrnn.model_config import ModelConfig
 from charrnn.serve.command import add_serve_parser, cmd_serve  # cheap: FastAPI is imported on use
+from charrnn.training.config import TrainConfig
+from charrnn.version import __version__
 
 EXAMPLES = """examples:
   charrnn train --dataset tinyshakespeare --max-time 600 --out runs/shakespeare
@@ -35,11 +43,6 @@ def _temperatures(text: str) -> list[float]:
 
 
 def _add_sampling_flags(p: argparse.ArgumentParser, beam: bool = True) -> None:
-    from dataclasses import fields
-
-    from charrnn.options import add_dataclass_arguments
-    from charrnn.sampling import SamplingOptions
-
     temperature = next(f for f in fields(SamplingOptions) if f.name == "temperature")
     group = p.add_argument_group("decoding")
     group.add_argument("--temperature", type=_temperatures, default=argparse.SUPPRESS, metavar="T[,T...]",
@@ -60,25 +63,24 @@ def _add_sampling_flags(p: argparse.ArgumentParser, beam: bool = True) -> None:
 
 def _decoding(args: argparse.Namespace) -> dict:
     """The decoding flags the user typed, as keyword arguments of TrainedModel.samples."""
-    from charrnn.options import given_fields
-    from charrnn.sampling import SamplingOptions
-
     return {**given_fields(args, SamplingOptions), "seed": args.seed,
             **({"beam": args.beam} if getattr(args, "beam", 0) else {})}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from charrnn import __version__
-    from charrnn.config import TrainConfig
-    from charrnn.model import ModelConfig
-    from charrnn.options import add_dataclass_arguments
-
     parser = argparse.ArgumentParser(prog="charrnn", description="Character-level RNN/LSTM/GRU language models: "
                                      "train on any text, then write, score and serve.", epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"charrnn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_train_parser(commands)
+    _add_writing_parsers(commands)
+    _add_run_parsers(commands)
+    add_serve_parser(commands)
+    return parser
 
+
+def _add_train_parser(commands) -> None:
     p = commands.add_parser("train", help="train a model on files, folders or a named dataset",
                             description="Train a model. Writes a run folder: config.json, vocab.json, "
                             "best/last.safetensors, trainer state and metrics.jsonl.")
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_dataclass_arguments(p, ModelConfig, "model")
     add_dataclass_arguments(p, TrainConfig, "training")
 
+
+def _add_writing_parsers(commands) -> None:
     p = commands.add_parser("sample", help="write text with a trained run (streams to stdout)")
     p.add_argument("run", metavar="RUN", help="a run folder")
     p.add_argument("--prime", default="", help="text to start from (default: none)")
@@ -121,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--starts-with", default="", metavar="TEXT", help="every name starts with TEXT")
     _add_sampling_flags(p, beam=False)
 
+
+def _add_run_parsers(commands) -> None:
     p = commands.add_parser("eval", help="score text files: loss in nats/char, bits/char, perplexity")
     p.add_argument("run", metavar="RUN", help="a run folder")
     p.add_argument("files", nargs="+", metavar="FILE", help="text files to score (as one text)")
@@ -136,15 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
     commands.add_parser("datasets", help="list the named datasets and where each is found")
-    add_serve_parser(commands)
-    return parser
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from charrnn.config import TrainConfig
-    from charrnn.model import ModelConfig
-    from charrnn.options import given_fields
-    from charrnn.train import run_training
+    from charrnn.training.launch import run_training
 
     train_given = given_fields(args, TrainConfig)
     if not train_given.get("inputs"):
@@ -175,7 +176,7 @@ def _logprob_fields(text: str, logprobs: list[float]) -> dict:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from charrnn import load
+    from charrnn.trained import load
 
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
@@ -186,9 +187,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if args.num != 1 or len(temperatures) > 1 or args.json:
             raise CharRNNError("--interactive writes one completion at a time: drop --num and --json, give one "
                                "--temperature (change it at the prompt with :temperature)")
-        settings = dict(length=args.length, temperature=temperatures[0], top_k=0, top_p=1.0, repetition_penalty=1.0,
-                        repetition_window=32, no_repeat_ngram=0, beam=0, stop=args.stop)
-        settings.update(decoding)
+        settings = {"length": args.length, **asdict(SamplingOptions(temperature=temperatures[0])), "beam": 0,
+                    "stop": args.stop, **decoding}
         if sys.stdin.isatty():
             import readline  # noqa: F401  (line editing and history for input())
         return interactive(model, settings)
@@ -218,7 +218,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_poem(args: argparse.Namespace) -> int:
-    from charrnn import load
+    from charrnn.trained import load
     from charrnn.writers.poems import PoemForm, poem_lines, write_poems
 
     form = PoemForm.from_options(args.form, args.chars_per_line, args.lines, args.acrostic, args.rhyme)
@@ -242,7 +242,7 @@ def cmd_poem(args: argparse.Namespace) -> int:
 
 
 def cmd_names(args: argparse.Namespace) -> int:
-    from charrnn import load
+    from charrnn.trained import load
     from charrnn.writers.names import NameRules, write_names
 
     rules = NameRules(args.min_len, args.max_len, args.starts_with)
@@ -267,8 +267,8 @@ def cmd_names(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from charrnn import load
-    from charrnn.corpus import read_text
+    from charrnn.trained import load
+    from charrnn.data.corpus import read_text
 
     model = load(args.run, device=args.device, which=args.checkpoint)
     text = "".join(read_text(Path(f), args.encoding) for f in args.files)
@@ -300,7 +300,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from charrnn.datasets import DATASETS
+    from charrnn.data.datasets import DATASETS
 
     for d in DATASETS.values():
         print(f"{d.name:<16} {d.default_mode:<7} {d.description}")

@@ -10,14 +10,15 @@ from __future__ import annotations
 import sys
 
 from charrnn import checkpoint
+from charrnn.data.datasets import dataset_files
 from charrnn.errors import CharRNNError
+from charrnn.trained import load
+from charrnn.training.launch import train
 
 MAX_TIME = 150  # seconds of training: with install and sampling, under 5 minutes on 2 cores
 
 
 def pick_dataset() -> str:
-    from charrnn.datasets import dataset_files
-
     try:
         dataset_files("tinyshakespeare")
         print("make run: training on tinyshakespeare", flush=True)
@@ -28,16 +29,14 @@ def pick_dataset() -> str:
 
 
 def main() -> int:
-    import charrnn
-
     try:
         dataset = pick_dataset()
         out = f"runs/demo-{dataset}"
         if checkpoint.is_run(out):
-            result = charrnn.train(out=out, resume=True)
+            result = train(out=out, resume=True)
         else:
-            result = charrnn.train(dataset=dataset, out=out, max_time=MAX_TIME, eval_every=100)
-        model = charrnn.load(result.run_dir)
+            result = train(dataset=dataset, out=out, max_time=MAX_TIME, eval_every=100)
+        model = load(result.run_dir)
         prime = "ROMEO:" if dataset == "tinyshakespeare" else "def "
         for temperature in (0.6, 0.9):
             print(f"\n--- sample, temperature {temperature} ---")

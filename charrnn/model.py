@@ -1,4 +1,4 @@
-"""The model, and only the model: ModelConfig + CharRNN.
+"""The model, and only the model: CharRNN, built from a ModelConfig (charrnn.model_config).
 
     ids (B, T) -> [embedding or one-hot] -> (B, T, E) -> [RNN | LSTM | GRU] x layers -> (B, T, H)
                -> [linear head] -> logits (B, T, V)
@@ -20,60 +20,16 @@ stays in this file: every caller sees the state as a tuple of (layers, B, H) ten
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from charrnn.errors import CharRNNError
+from charrnn.model_config import ModelConfig
 
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # ModelConfig.cell -> the fused torch module
 State = tuple[torch.Tensor, ...]
 
-
-@dataclass
-class ModelConfig:
-    """The model's hyperparameters; saved in the run folder's config.json."""
-
-    vocab_size: int = field(default=0, metadata={"cli": False})
-    cell: str = field(default="lstm", metadata={"help": "recurrent cell", "choices": tuple(CELLS)})
-    layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
-    hidden: int = field(default=512, metadata={"help": "hidden units per layer"})
-    embed: int = field(default=-1, metadata={
-        "help": "input embedding size; 0 = one-hot input (as char-rnn); -1 = 64, or 256 above 256 characters"})
-    dropout: float = field(default=0.0, metadata={"help": "dropout between layers and before the output"})
-    output: str = field(default="auto", metadata={
-        "help": "output layer: full (H x V weights), or tied (a projection to the embedding, scored "
-                "against the embedding's own weights); auto = tied above 256 characters, else full",
-        "choices": ("auto", "full", "tied")})
-
-    def __post_init__(self) -> None:
-        if self.cell not in CELLS:
-            raise CharRNNError(f"--cell {self.cell!r}: choose one of {', '.join(CELLS)}")
-        for name in ("layers", "hidden"):
-            if getattr(self, name) <= 0:
-                raise CharRNNError(f"--{name} must be > 0 (got {getattr(self, name)})")
-        if self.embed < -1:
-            raise CharRNNError(f"--embed must be >= 0, or -1 for automatic (got {self.embed})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise CharRNNError(f"--dropout must be in [0, 1) (got {self.dropout})")
-        if self.output not in ("auto", "full", "tied"):
-            raise CharRNNError(f"--output {self.output!r}: choose auto, full or tied")
-        if self.output == "tied" and self.embed == 0:
-            raise CharRNNError("--output tied scores against the input embedding: give --embed > 0 (not one-hot)")
-
-    def resolved(self, vocab_size: int) -> ModelConfig:
-        """This config for a vocabulary of `vocab_size`, with the automatic embedding size decided."""
-        embed = self.embed
-        if embed == -1:
-            # A learned embedding gets the stack past the early plateau at the unigram loss several
-            # times sooner than one-hot input (whose input weights start tiny); measured on tinyshakespeare.
-            embed = 64 if vocab_size <= 256 else 256
-        output = self.output
-        if output == "auto":  # measured on tang-poems (benchmarks/README.md, large vocabularies)
-            output = "tied" if vocab_size > 256 and embed > 0 else "full"
-        return ModelConfig(**{**asdict(self), "vocab_size": vocab_size, "embed": embed, "output": output})
+__all__ = ["CELLS", "CharRNN", "ModelConfig", "State", "detach_state", "select_state"]
 
 
 class CharRNN(nn.Module):
@@ -161,8 +117,3 @@ def select_state(state: State, index: torch.Tensor | slice) -> State:
     """The state of some of the streams (index along the batch dimension)."""
     return tuple(s[:, index] for s in state)
 
-
-def reset_streams(state: State, mask: torch.Tensor) -> State:
-    """Zero the state of the streams where `mask` (B,) is true, e.g. where a new pass over the data begins."""
-    keep = (~mask).to(state[0].dtype).view(1, -1, 1)
-    return tuple(s * keep for s in state)

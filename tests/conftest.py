@@ -17,6 +17,20 @@ TINY_MODEL = dict(cell="lstm", layers=1, hidden=32)
 TINY_TRAIN = dict(batch_size=4, seq_len=32, eval_every=20, log_every=5, sample_chars=0, warmup=5, lr=1e-2, device="cpu")
 
 
+def train_stopped_during(setup, at: int):
+    """Train a prepared run with its engine, asking to stop (as Ctrl-C does) during step `at`."""
+    from charrnn.training.launch import ENGINES
+    from charrnn.training.loop import Trainer
+
+    class StopsDuring(Trainer):
+        def learning_rate(self):
+            if self.step == at:
+                self.stop_requested = True
+            return super().learning_rate()
+
+    return StopsDuring(setup, ENGINES[setup.config.engine](setup)).fit()
+
+
 @pytest.fixture(autouse=True)
 def private_dirs(tmp_path_factory, monkeypatch):
     """Every test gets its own cache (no real user folders) and the shared mirror for datasets."""

@@ -7,7 +7,7 @@
     POST /api/poem         regular Chinese poems: form, acrostic, rhyme (TrainedModel.poem)
     POST /api/names        names from a lines-mode run (TrainedModel.names)
     GET  /v1/models, POST /v1/completions   OpenAI-compatible (openai_api.py)
-    GET  /docs             the OpenAPI page (FastAPI's Swagger UI, whose assets come from a CDN)
+    GET  /docs             the OpenAPI page: Swagger UI from the installed swagger-ui-bundle (docs.py)
 
 Errors are one line of JSON with a 4xx status (responses.py); nothing a client sends is answered 500.
 """
@@ -24,16 +24,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from charrnn import __version__
 from charrnn.errors import CharRNNError
+from charrnn.generation.options import sampling_options
+from charrnn.generation.streaming import prime_warning, random_seed, stop_list
 from charrnn.serve import schemas
-from charrnn.serve.jobs import Server, TimeLimit, random_seed
+from charrnn.serve.docs import add_docs
+from charrnn.serve.errors import TimeLimit
+from charrnn.serve.jobs import Server
 from charrnn.serve.limits import BodyLimit, Limits
 from charrnn.serve.openai_api import router as openai_router
 from charrnn.serve.registry import load_models, serve_models
 from charrnn.serve.responses import ERRORS, add_error_handlers, event_stream, server_of, sse
-from charrnn.serve.text import Writing, prime_warnings, sampling_options, stop_list
+from charrnn.serve.writing import Writing
 from charrnn.trained import TrainedModel
+from charrnn.version import __version__
+from charrnn.writers.names import NameRules, write_names
+from charrnn.writers.poems import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
 # The page may load nothing from elsewhere: the browser enforces "every asset local".
@@ -62,7 +68,7 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
         finally:
             server.close()
 
-    app = FastAPI(title="charrnn", version=__version__, lifespan=lifespan, redoc_url=None,
+    app = FastAPI(title="charrnn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Character-level language models that write: stories, poems, names. See docs/serve.md.")
     add_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
@@ -72,6 +78,7 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _add_routes(app)
     app.include_router(openai_router)
+    add_docs(app)
     return app
 
 
@@ -96,16 +103,17 @@ def _add_routes(app: FastAPI) -> None:
         per piece, then `event: done` with the finish reasons, or `event: error`."""
         server = server_of(request)
         entry = server.model(req.model)
-        options = sampling_options(req.temperature, req.top_k, req.top_p)
+        options = sampling_options(temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)  # 400 if refused
         seed = random_seed() if req.seed is None else req.seed
-        warnings = prime_warnings(entry, req.prime)
+        warning = prime_warning(entry.model.vocab, entry.model.mode, req.prime)
+        warnings = [warning] if warning else []
         deadline = server.deadline()
         writing = Writing(server, entry, req.prime, req.length, options, seed, req.num, stop_list(req.stop))
 
         def done() -> dict:
             return {"model": entry.name, "seed": seed, "warnings": warnings,
                     "samples": [{"index": i, "text": t, "finish_reason": f}
-                                for i, (t, f) in enumerate(zip(writing.texts, writing.finish))]}
+                                for i, (t, f) in enumerate(zip(writing.transcript.texts, writing.transcript.finish))]}
 
         if not req.stream:
             await writing.finish_all(deadline)
@@ -120,7 +128,8 @@ def _add_routes(app: FastAPI) -> None:
             except (TimeLimit, CharRNNError) as e:
                 yield sse({"error": str(e)}, "error")
                 return
-            yield sse({"model": entry.name, "seed": seed, "finish_reasons": writing.finish, "warnings": warnings},
+            yield sse({"model": entry.name, "seed": seed, "finish_reasons": writing.transcript.finish,
+                       "warnings": warnings},
                       "done")
 
         return await event_stream(events())
@@ -128,8 +137,6 @@ def _add_routes(app: FastAPI) -> None:
     @app.post("/api/poem", response_model=schemas.PoemResponse, responses=ERRORS)
     async def poem(req: schemas.PoemRequest, request: Request) -> dict:
         """Regular Chinese poems, by construction (see charrnn.writers.poems)."""
-        from charrnn.writers.poems import PoemForm, poem_lines
-
         server = server_of(request)
         entry = server.model(req.model)
         PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme)  # 400 early
@@ -143,8 +150,6 @@ def _add_routes(app: FastAPI) -> None:
     @app.post("/api/names", response_model=schemas.NamesResponse, responses=ERRORS)
     async def names(req: schemas.NamesRequest, request: Request) -> dict:
         """Names from a lines-mode run (see charrnn.writers.names)."""
-        from charrnn.writers.names import NameRules, write_names
-
         server = server_of(request)
         entry = server.model(req.model)
         rules = NameRules(req.min_len, req.max_len, req.starts_with)  # 400 early

@@ -46,7 +46,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from charrnn.common import pick_device
+    from charrnn.device import pick_device
     from charrnn.errors import CharRNNError
     from charrnn.serve.app import create_app
     from charrnn.serve.registry import check_runs

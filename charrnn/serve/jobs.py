@@ -15,7 +15,6 @@ cancel flag at every character; a poem or a list of names is one library call th
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,14 +24,11 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
+from charrnn.serve.errors import TimeLimit
 from charrnn.serve.limits import Limits, Slots
 from charrnn.serve.registry import ServedModel
 
 _END = object()
-
-
-class TimeLimit(Exception):
-    """The request ran past the server's time limit (answered 503)."""
 
 
 @dataclass
@@ -159,7 +155,3 @@ class Server:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-
-def random_seed() -> int:
-    """A seed for a request that gave none, returned to the client so it can write the same again."""
-    return int.from_bytes(os.urandom(4), "little")

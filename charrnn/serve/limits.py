@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from charrnn.errors import CharRNNError
+from charrnn.serve.errors import error_body
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,6 @@ class BodyLimit:
 
 
 async def _send_error(scope: Scope, send: Send, status: int, message: str) -> None:
-    from charrnn.serve.responses import error_body
-
     body = json.dumps(error_body(scope["path"], status, message)).encode()
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

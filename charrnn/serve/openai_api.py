@@ -22,10 +22,12 @@ from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 
 from charrnn.errors import CharRNNError
-from charrnn.serve.jobs import TimeLimit, random_seed
+from charrnn.generation.options import sampling_options
+from charrnn.generation.streaming import random_seed, stop_list
+from charrnn.serve.errors import TimeLimit
 from charrnn.serve.responses import ERRORS, event_stream, server_of, sse
 from charrnn.serve.schemas import CompletionRequest
-from charrnn.serve.text import Writing, sampling_options, stop_list
+from charrnn.serve.writing import Writing
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -48,7 +50,7 @@ async def completions(req: CompletionRequest, request: Request):
     entry = server.model(req.model)
     prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
     temperature = 1.0 if req.temperature is None else req.temperature
-    options = sampling_options(temperature, 0, 1.0 if req.top_p is None else req.top_p)
+    options = sampling_options(temperature=temperature, top_p=1.0 if req.top_p is None else req.top_p)
     n, length = req.n or 1, 16 if req.max_tokens is None else req.max_tokens
     seed = random_seed() if req.seed is None else req.seed
     deadline = server.deadline()
@@ -59,9 +61,10 @@ async def completions(req: CompletionRequest, request: Request):
 
     if not req.stream:
         await writing.finish_all(deadline)
-        written = sum(len(t) for t in writing.texts)
+        texts, finishes = writing.transcript.texts, writing.transcript.finish
+        written = sum(len(t) for t in texts)
         return {**head, "choices": [{"text": echo + text, "index": i, "logprobs": None, "finish_reason": finish}
-                                    for i, (text, finish) in enumerate(zip(writing.texts, writing.finish))],
+                                    for i, (text, finish) in enumerate(zip(texts, finishes))],
                 "usage": {"prompt_tokens": len(prompt), "completion_tokens": written,
                           "total_tokens": len(prompt) + written}}
 
@@ -81,7 +84,7 @@ async def completions(req: CompletionRequest, request: Request):
                                  else "invalid_request_error", "code": None}})
             yield sse("[DONE]")
             return
-        for i, finish in enumerate(writing.finish):
+        for i, finish in enumerate(writing.transcript.finish):
             yield chunk(i, "", finish)
         yield sse("[DONE]")
 

@@ -23,7 +23,8 @@ from starlette.exceptions import HTTPException
 
 from charrnn.errors import CharRNNError
 from charrnn.serve import schemas
-from charrnn.serve.jobs import Server, TimeLimit
+from charrnn.serve.errors import TimeLimit, error_body, one_line
+from charrnn.serve.jobs import Server
 
 ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 422, 429, 503)}  # for /docs
 
@@ -55,10 +56,6 @@ async def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def validation_message(exc: RequestValidationError) -> str:
     """The first few problems of a request body, as `field: problem; ...` on one line."""
     by_field: dict[str, list[dict]] = {}
@@ -73,14 +70,6 @@ def validation_message(exc: RequestValidationError) -> str:
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     more = f" (and {len(parts) - 3} more)" if len(parts) > 3 else ""
     return one_line("; ".join(parts[:3]) + more)
-
-
-def error_body(path: str, status: int, message: str) -> dict:
-    """{"error": "..."}; under /v1/, OpenAI's {"error": {"message": "...", "type": ...}}."""
-    if path.startswith("/v1/"):
-        kind = "rate_limit_error" if status == 429 else "server_error" if status >= 500 else "invalid_request_error"
-        return {"error": {"message": one_line(message), "type": kind, "param": None, "code": None}}
-    return {"error": one_line(message)}
 
 
 def error(request: Request, status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:

@@ -1,4 +1,4 @@
-"""Writers: forms the model writes in, on top of the decoders in charrnn.decoding.
+"""Writers: forms the model writes in, on top of the decoders in charrnn.generation.decoding.
 
     poems.py        regular Chinese poems by construction: form, acrostic, rhyme (`charrnn poem`)
     rhyme.py        rhyme groups (十三辙) from pypinyin

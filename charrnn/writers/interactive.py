@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 
 from charrnn.errors import CharRNNError
-from charrnn.sampling import SamplingOptions
+from charrnn.generation.options import option_names, sampling_options
 
 PROMPT = "> "
 
@@ -54,8 +54,7 @@ def help_text() -> str:
 
 def check(settings: dict) -> None:
     """Refuse values the decoders would refuse, with the same messages."""
-    SamplingOptions(settings["temperature"], settings["top_k"], settings["top_p"], settings["repetition_penalty"],
-                    settings["repetition_window"], settings["no_repeat_ngram"])
+    sampling_options(**{name: settings[name] for name in option_names()})
     if settings["length"] < 0:
         raise CharRNNError(f"length must be >= 0 (got {settings['length']})")
     if settings["beam"] < 0:

@@ -21,10 +21,11 @@ from pathlib import Path
 
 import torch
 
-from charrnn.decoding import collect, sample_ids
+from charrnn.checkpoint import TRAIN_LINES
 from charrnn.errors import CharRNNError, warn
-from charrnn.sampling import SamplingOptions
-from charrnn.setup import TRAIN_LINES
+from charrnn.generation.decoding import collect, sample_ids
+from charrnn.generation.options import SamplingOptions, sampling_options
+from charrnn.generation.streaming import make_generator, temperatures
 from charrnn.vocab import EOS, Vocabulary
 
 DEFAULT_MAX_LEN = 40  # a name longer than this without --max-len is ended here
@@ -134,13 +135,11 @@ def training_names(run_dir: Path | None) -> set[str] | None:
     return set((Path(run_dir) / TRAIN_LINES).read_text(encoding="utf-8").splitlines())
 
 
-def write_names(model, num: int, rules: NameRules, new_only: bool = False,
-                temperature: float | Sequence[float] = 1.0, top_k: int = 0, top_p: float = 1.0,
-                repetition_penalty: float = 1.0, repetition_window: int = 32, no_repeat_ngram: int = 0,
-                seed: int | None = None, beam: int = 0) -> NamesResult:
-    """`num` names for each temperature from a TrainedModel of a lines-mode run."""
-    from charrnn.trained import make_generator, temperatures
-
+def write_names(model, num: int, rules: NameRules, new_only: bool = False, *,
+                temperature: float | Sequence[float] | None = None, seed: int | None = None, beam: int = 0,
+                options: SamplingOptions | None = None, **sampling) -> NamesResult:
+    """`num` names for each temperature from a TrainedModel of a lines-mode run; `options` or
+    `sampling` (SamplingOptions fields by name) say how each character is drawn."""
     where = model.run_dir or "this model"
     if model.mode != "lines":
         raise CharRNNError(f"names needs a lines-mode run (one name per line, ended by the end token); {where} "
@@ -149,8 +148,9 @@ def write_names(model, num: int, rules: NameRules, new_only: bool = False,
         raise CharRNNError(f"--num must be > 0 (got {num})")
     if beam:
         raise CharRNNError("names are sampled: --beam would write the same likeliest name every time; drop it")
-    options = [SamplingOptions(t, top_k, top_p, repetition_penalty, repetition_window, no_repeat_ngram)
-               for t in temperatures(temperature)]
+    base = sampling_options(options, **sampling)
+    options = [sampling_options(base, temperature=t)
+               for t in temperatures(base.temperature if temperature is None else temperature)]
     constraint = NameConstraint(rules, model.vocab, model.device)
     known = training_names(model.run_dir)
     if new_only and known is None:

@@ -1,7 +1,7 @@
 """Regular Chinese poems by construction: 绝句 and 律诗, any regular form, acrostics (藏头诗) and rhyme.
 
 A poem of L lines of N characters is written one character at a time, and at each position the form
-says which characters may come (a charrnn.decoding.Constraint). Whatever the model or the
+says which characters may come (a charrnn.generation.decoding.Constraint). Whatever the model or the
 temperature, every poem has the form:
 
     position  0 .. N-1         N    N+1 .. 2N        2N+1   ...   the last line ends in 。
@@ -25,9 +25,10 @@ from dataclasses import dataclass
 
 import torch
 
-from charrnn.decoding import Sample
 from charrnn.errors import CharRNNError
+from charrnn.generation.decoding import Sample
 from charrnn.vocab import Vocabulary
+from charrnn.writers.rhyme import rhyme_groups
 
 FORMS = {"wujue": (5, 4), "qijue": (7, 4), "wulv": (5, 8), "qilv": (7, 8)}  # name: (characters a line, lines)
 FORM_NAMES = {"wujue": "五言绝句", "qijue": "七言绝句", "wulv": "五言律诗", "qilv": "七言律诗"}
@@ -121,8 +122,6 @@ class PoemConstraint:
                                f"({len(vocab.chars)} characters): choose other heads")
         self.heads = [self._mask([vocab.id_of(h)], device) for h in form.heads]
         if form.rhyme:
-            from charrnn.writers.rhyme import rhyme_groups
-
             need = max(2, form.lines // 2)  # one rhyme character per even line, all different
             groups = rhyme_groups(line_chars)
             rich = {g: chars for g, chars in groups.items() if len(chars) >= need}

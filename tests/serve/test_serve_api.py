@@ -14,7 +14,7 @@ import charrnn
 from charrnn.errors import CharRNNError
 from charrnn.serve import Limits, create_app
 from charrnn.serve.registry import find_runs
-from charrnn.serve.text import StopCutter
+from charrnn.generation.streaming import StopCutter
 from charrnn.writers.poems import is_line_char
 from serve_fixtures import poems_run, runs_folder, sse_json  # noqa: F401 (fixtures)
 

@@ -7,7 +7,7 @@ import pytest
 
 import charrnn
 from charrnn.cli import main
-from charrnn.setup import TRAIN_LINES
+from charrnn.checkpoint import TRAIN_LINES
 from charrnn.writers.names import NameRules, write_names
 from conftest import MIRROR, TINY_TRAIN
 from test_cli import fails_cleanly

@@ -1,0 +1,137 @@
+"""Training batches for the two modes, with a position that can be saved and restored exactly.
+
+Stream mode (truncated BPTT, as char-rnn): the text is cut into B strips, one per stream, and
+the streams are read side by side, T characters a step:
+
+    ids      a b c d e f g h i j k l m n o p q r s t u v w x
+    strip 0  a b c d e f g h           step 0: x = a b c d   y = b c d e
+    strip 1  i j k l m n o p                   x = i j k l   y = j k l m
+    strip 2  q r s t u v w x           step 1: x = e f g h ...
+
+Each step continues every strip where the last one stopped, so the hidden state carried over
+from the last batch is the true context of the next. Each pass over the data (epoch) starts
+the strips at a new offset in [0, T) so the chunk edges fall elsewhere, and resets the state.
+
+Lines mode: each step takes B whole samples (shuffled once per epoch) and pads them:
+
+    x = <bos> c1 ... cn  pad pad        y = c1 ... cn <eos> -100 -100   (-100: no loss)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from charrnn.errors import CharRNNError, warn
+from charrnn.vocab import BOS, EOS
+
+IGNORE = -100  # the target id that cross_entropy skips (padding)
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # (B, T) input ids
+    y: torch.Tensor  # (B, T) target ids, IGNORE where padded
+    new_epoch: bool  # stream mode: the carried state must be reset before this batch
+
+
+@dataclass
+class Position:
+    """Where the batches are: enough to continue exactly after a restart."""
+
+    epoch: int = 0
+    index: int = 0  # batches already taken in this epoch
+
+
+def _epoch_rng(seed: int, epoch: int) -> np.random.Generator:
+    # Derived from (seed, epoch) rather than carried along, so a position alone restores it.
+    return np.random.default_rng([seed, epoch])
+
+
+class StreamBatches:
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int = 0) -> None:
+        self.ids, self.B, self.T, self.seed = ids, batch_size, seq_len, seed
+        # The shortest strip any epoch can have (offset T-1) must hold one step of T+1 characters.
+        if (len(ids) - (seq_len - 1)) // batch_size < seq_len + 1:
+            need = batch_size * (seq_len + 1) + seq_len - 1
+            raise CharRNNError(f"the training text is too short for one batch: {len(ids):,} characters, "
+                               f"need {need:,} for --batch-size {batch_size} x --seq-len {seq_len}; "
+                               f"lower them or add text")
+        self.position = Position()
+
+    def _layout(self, epoch: int) -> tuple[int, int, int]:
+        """(offset, strip length, steps) for an epoch."""
+        offset = int(_epoch_rng(self.seed, epoch).integers(self.T)) if epoch > 0 else 0
+        strip = (len(self.ids) - offset) // self.B
+        return offset, strip, (strip - 1) // self.T
+
+    def next(self) -> Batch:
+        pos = self.position
+        offset, strip, steps = self._layout(pos.epoch)
+        if pos.index >= steps:
+            pos.epoch, pos.index = pos.epoch + 1, 0
+            offset, strip, steps = self._layout(pos.epoch)
+        new_epoch = pos.index == 0
+        start = offset + pos.index * self.T
+        rows = np.stack([self.ids[start + b * strip: start + b * strip + self.T + 1] for b in range(self.B)])
+        chunk = torch.from_numpy(rows.astype(np.int64))  # (B, T+1)
+        pos.index += 1
+        return Batch(chunk[:, :-1], chunk[:, 1:], new_epoch)
+
+
+def line_spans(ids: np.ndarray) -> np.ndarray:
+    """(N, 2) start/end of every sample; each sample ends with its <eos> (end exclusive)."""
+    ends = np.flatnonzero(ids == EOS) + 1
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    return np.stack([starts, ends], axis=1)
+
+
+def pad_lines(ids: np.ndarray, spans: np.ndarray, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples -> (x, y) of shape (B, L), L = longest sample + 1 (for <bos>), at most max_len."""
+    lengths = np.minimum(spans[:, 1] - spans[:, 0], max_len)
+    L = int(lengths.max())
+    x = np.full((len(spans), L), EOS, dtype=np.int64)
+    y = np.full((len(spans), L), IGNORE, dtype=np.int64)
+    for row, ((start, _), n) in enumerate(zip(spans, lengths)):
+        sample = ids[start: start + n]  # c1 .. cn <eos> (cut at max_len)
+        x[row, 0] = BOS
+        x[row, 1:n] = sample[: n - 1]
+        y[row, :n] = sample
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
+class LineBatches:
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int = 0) -> None:
+        self.ids, self.B, self.T, self.seed = ids, batch_size, seq_len, seed
+        self.spans = line_spans(ids)
+        if len(self.spans) < batch_size:
+            raise CharRNNError(f"the training set has {len(self.spans)} lines, fewer than one batch "
+                               f"(--batch-size {batch_size}); lower --batch-size or add lines")
+        too_long = int(((self.spans[:, 1] - self.spans[:, 0]) > seq_len).sum())
+        if too_long:
+            warn(f"{too_long} of {len(self.spans)} lines are longer than --seq-len {seq_len} and are cut "
+                 f"(their end is not learned); raise --seq-len to keep them whole")
+        self.position = Position()
+        self._order_epoch, self._order = -1, np.empty(0, dtype=np.int64)
+
+    def _order_of(self, epoch: int) -> np.ndarray:
+        if epoch != self._order_epoch:
+            self._order_epoch, self._order = epoch, _epoch_rng(self.seed, epoch).permutation(len(self.spans))
+        return self._order
+
+    def next(self) -> Batch:
+        pos = self.position
+        if (pos.index + 1) * self.B > len(self.spans):
+            pos.epoch, pos.index = pos.epoch + 1, 0
+        chosen = self._order_of(pos.epoch)[pos.index * self.B: (pos.index + 1) * self.B]
+        x, y = pad_lines(self.ids, self.spans[chosen], self.T)
+        pos.index += 1
+        return Batch(x, y, new_epoch=False)
+
+
+def make_batches(ids: np.ndarray, mode: str, batch_size: int, seq_len: int, seed: int):
+    cls = StreamBatches if mode == "stream" else LineBatches
+    return cls(ids, batch_size, seq_len, seed)
+

@@ -1,0 +1,10 @@
+"""Training: flags to a run folder full of checkpoints. Samples at evals through charrnn.generation.
+
+    config.py         TrainConfig (every training flag), PRESETS
+    preparation.py    new run, resume or fine-tune: the corpus, the model config, the run folder
+    loop.py           the one training loop: budget, LR schedule, evals, checkpoints, Ctrl-C, resume
+    torch_engine.py   a step with PyTorch (AdamW, clipping, bf16, DDP)
+    numpy_engine.py   a step with the numpy reference engine (Adagrad, float64)
+    distributed.py    several processes under torchrun
+    launch.py         charrnn.train(): prepare, pick the engine, run the loop
+"""

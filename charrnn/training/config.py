@@ -1,0 +1,162 @@
+"""TrainConfig: every training flag, its default and its help, in one place.
+
+The CLI's `charrnn train` flags, the Python API's `charrnn.train(**kwargs)` and the "train"
+section of a run's config.json are all this dataclass. The model's own flags (--cell, --layers,
+--hidden, --embed, --dropout, --output) are `charrnn.model_config.ModelConfig`. No torch here: the
+CLI builds its flags from these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from charrnn.errors import CharRNNError
+from charrnn.flags import DEVICES, DTYPES, field_names
+from charrnn.model_config import ModelConfig
+
+# Changing any of these would make a resumed run a different run (another corpus, other batches).
+FIXED_ON_RESUME = ("preset", "inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
+                   "seq_len", "batch_size", "seed", "init_from")
+DEFAULT_MAX_STEPS = 2000
+
+# Settings chosen by measurement for the time a user has (benchmarks/README.md has the runs).
+# A preset fills in the flags the user did not give; explicit flags always win.
+PRESETS: dict[str, dict] = {
+    # 2 CPU cores, about two minutes: a smaller, faster model with shorter BPTT makes many more
+    # updates in the time, which beats a bigger model that only gets a few hundred steps.
+    "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 4e-3, "max_time": 115, "eval_every": 500},
+    # 2 CPU cores, ten minutes: the default 2x512 plus dropout 0.1 (measured 1.4225 at 600 s against
+    # 1.4406-1.4481 without: past ~1,250 steps the undropped model starts to memorise; seq 64 and
+    # dropout 0.2 did worse in that time).
+    "cpu-10min": {"hidden": 512, "layers": 2, "dropout": 0.1, "seq_len": 128, "lr": 3e-3, "max_time": 600,
+                  "eval_every": 250},
+    # One GPU: a wider, deeper model, large batches, bf16 (auto on CUDA); not yet measured here.
+    "gpu": {"hidden": 1024, "layers": 3, "dropout": 0.2, "seq_len": 256, "batch_size": 128, "lr": 2e-3,
+            "max_time": 60, "eval_every": 200},
+}
+
+
+@dataclass
+class TrainConfig:
+    preset: str | None = field(default=None, metadata={
+        "help": "settings measured for a time budget: cpu-2min, cpu-10min, gpu (your flags win)",
+        "choices": tuple(PRESETS), "metavar": "NAME"})
+    # --- data ---
+    inputs: list[str] = field(default_factory=list, metadata={"cli": False})
+    dataset: str | None = field(default=None, metadata={
+        "help": "a named dataset (tinyshakespeare, tang-poems, dinosaurs, nietzsche, jinyong-names, "
+                "python-stdlib) instead of files", "metavar": "NAME"})
+    glob: str = field(default="*", metadata={"help": "which files to read from folders (recursive)"})
+    mode: str = field(default="auto", metadata={
+        "help": "stream: continuous text; lines: one sample per line; auto: the dataset's mode, else stream",
+        "choices": ("auto", "stream", "lines")})
+    encoding: str = field(default="utf-8", metadata={"help": "text encoding of the input files"})
+    max_vocab: int = field(default=0, metadata={
+        "help": "keep only the N most frequent characters, the rest become <unk> (0 = keep all)", "metavar": "N"})
+    val_frac: float = field(default=0.1, metadata={
+        "help": "fraction held out for validation: the end of the text, or random lines"})
+    # --- optimisation ---
+    seq_len: int = field(default=128, metadata={
+        "help": "characters per step of truncated backprop (lines mode: longest sample kept)"})
+    batch_size: int = field(default=32, metadata={"help": "parallel streams (lines mode: samples) per step"})
+    lr: float = field(default=3e-3, metadata={
+        "help": "peak learning rate (AdamW; Adagrad with --engine numpy, where 0.1 is min-char-rnn's)"})
+    min_lr: float = field(default=0.1, metadata={"help": "final learning rate as a fraction of --lr (cosine)"})
+    schedule: str = field(default="cosine", metadata={
+        "help": "learning-rate schedule after warmup", "choices": ("cosine", "constant")})
+    warmup: int = field(default=20, metadata={"help": "steps of linear learning-rate warmup"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    grad_clip: float = field(default=1.0, metadata={
+        "help": "clip the global gradient norm (0 = off); --engine numpy clips each element, as min-char-rnn"})
+    max_steps: int = field(default=0, metadata={
+        "help": f"stop after this many steps (0 = no step limit; {DEFAULT_MAX_STEPS} when --max-time is not given)"})
+    max_time: float = field(default=0.0, metadata={
+        "help": "stop after this many seconds of training (0 = no time limit)", "metavar": "SECONDS"})
+    engine: str = field(default="torch", metadata={
+        "help": "torch (fast; cuDNN on GPU) or numpy (the reference engine, for learning and small models)",
+        "choices": ("torch", "numpy")})
+    # --- evaluation, checkpoints, output ---
+    eval_every: int = field(default=250, metadata={
+        "help": "evaluate on the whole validation split and save every N steps"})
+    save_every: int = field(default=0, metadata={
+        "help": "also save a checkpoint every N steps (0 = only at evals)"})
+    log_every: int = field(default=50, metadata={"help": "print a progress line every N steps when not on a terminal"})
+    sample_chars: int = field(default=200, metadata={"help": "length of the sample printed at each eval (0 = none)"})
+    seed: int = field(default=1337, metadata={"help": "random seed: the same seed and flags give the same run"})
+    device: str = field(default="auto", metadata={"help": "cuda > mps > cpu when auto", "choices": DEVICES})
+    dtype: str = field(default="auto", metadata={
+        "help": "training precision; auto = bf16 autocast on CUDA and on CPUs with native bf16, else fp32",
+        "choices": DTYPES})
+    out: str | None = field(default=None, metadata={
+        "help": "the run folder to create (default: runs/<dataset or first file name>)", "metavar": "RUN"})
+    resume: bool = field(default=False, metadata={"help": "continue the run in --out where it stopped"})
+    init_from: str | None = field(default=None, metadata={
+        "help": "start from this run's weights and vocabulary (fine-tuning)", "metavar": "RUN"})
+
+    def __post_init__(self) -> None:
+        positive = ("seq_len", "batch_size", "eval_every")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise CharRNNError(f"--{name.replace('_', '-')} must be > 0 (got {getattr(self, name)})")
+        not_negative = ("max_vocab", "warmup", "weight_decay", "grad_clip", "max_steps", "max_time",
+                        "save_every", "sample_chars")
+        for name in not_negative:
+            if getattr(self, name) < 0:
+                raise CharRNNError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(self, name)})")
+        if self.max_vocab == 1:
+            raise CharRNNError("--max-vocab must keep at least 2 characters")
+        if self.log_every <= 0:
+            raise CharRNNError(f"--log-every must be > 0 (got {self.log_every})")
+        if not self.lr > 0:
+            raise CharRNNError(f"--lr must be > 0 (got {self.lr})")
+        if not 0 <= self.min_lr <= 1:
+            raise CharRNNError(f"--min-lr is a fraction of --lr and must be in [0, 1] (got {self.min_lr})")
+        if not 0 <= self.val_frac < 0.9:
+            raise CharRNNError(f"--val-frac must be in [0, 0.9) (got {self.val_frac})")
+        if self.resume and self.init_from:
+            raise CharRNNError("--resume continues a run and --init-from starts a new one: use one of them")
+        if self.resume and not self.out:
+            raise CharRNNError("--resume needs --out RUN: the run folder to continue")
+        if self.dataset and self.inputs:
+            raise CharRNNError("give input files or --dataset, not both")
+
+    @property
+    def step_limit(self) -> int:
+        """max_steps, or the default step budget when no budget was given at all."""
+        if self.max_steps == 0 and self.max_time == 0:
+            return DEFAULT_MAX_STEPS
+        return self.max_steps
+
+
+def apply_preset(train_given: dict, model_given: dict) -> tuple[dict, dict]:
+    """The flags with --preset's settings filled in where the user gave none."""
+    name = train_given.get("preset")
+    if not name:
+        return train_given, model_given
+    if name not in PRESETS:
+        raise CharRNNError(f"--preset {name!r}: choose one of {', '.join(PRESETS)}")
+    model_fields = field_names(ModelConfig)
+    train_given, model_given = dict(train_given), dict(model_given)
+    for key, value in PRESETS[name].items():
+        target = model_given if key in model_fields else train_given
+        target.setdefault(key, value)
+    return train_given, model_given
+
+
+def check_engine(config: TrainConfig, model: ModelConfig) -> None:
+    """Refuse, in one line, the flags the engine cannot honour (the model config must be resolved)."""
+    if config.engine != "numpy":
+        return
+    if model.embed > 0:
+        raise CharRNNError(f"--engine numpy feeds characters as one-hot vectors and has no embedding: "
+                           f"pass --embed 0 (this model asks for an embedding of {model.embed})")
+    if model.dropout > 0:
+        raise CharRNNError(f"--engine numpy has no dropout: pass --dropout 0 (got {model.dropout}) "
+                           f"or train with --engine torch")
+    if config.weight_decay > 0:
+        raise CharRNNError("--engine numpy trains with Adagrad and has no weight decay: "
+                           "drop --weight-decay or train with --engine torch")
+    if config.device not in ("auto", "cpu"):
+        raise CharRNNError(f"--engine numpy runs on the CPU: drop --device {config.device}")
+    if config.dtype == "bf16":
+        raise CharRNNError("--engine numpy computes in float64: drop --dtype bf16")

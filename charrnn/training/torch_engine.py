@@ -1,0 +1,99 @@
+"""A training step with PyTorch: AdamW, global-norm clipping, bf16 autocast, carried state, DDP.
+
+One engine of the loop in loop.py. Under torchrun each rank trains its rows of the global batch
+(charrnn.training.distributed) and DDP averages the gradients; alone it is plain PyTorch.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from charrnn import checkpoint
+from charrnn.data.batches import IGNORE, Batch
+from charrnn.data.corpus import token_counts
+from charrnn.device import autocast, pick_device, seed_everything
+from charrnn.model import CharRNN, detach_state
+from charrnn.training import distributed
+from charrnn.training.preparation import RunSetup
+
+
+class TorchEngine:
+    name = "torch"
+    per_sequence_loss = False
+
+    def __init__(self, setup: RunSetup) -> None:
+        self.config, self.stream = setup.config, setup.corpus.mode == "stream"
+        self.world = distributed.current()
+        distributed.check_batch(self.config.batch_size, self.world)
+        self.rows = self.world.shard(self.config.batch_size)  # this rank's streams of the global batch
+        self.device = pick_device(self.config.device)
+        if self.device.type == "cuda" and self.world.enabled:
+            self.device = torch.device("cuda", self.world.local_rank)
+        seed_everything(self.config.seed)
+        self.model = CharRNN(setup.model_config).to(self.device)  # the plain module: what is saved
+        if setup.init_weights is not None:
+            tensors, _ = checkpoint.load_tensors(setup.init_weights)
+            self.model.load_state_dict(tensors)
+        elif not self.config.resume:  # a resumed run restores its weights instead
+            counts = token_counts(setup.corpus.train, setup.model_config.vocab_size)
+            self.model.set_output_prior(torch.from_numpy(counts))
+        self.model.train()
+        self.forward = self.model
+        if self.world.enabled:  # averages the gradients across ranks in backward()
+            self.forward = torch.nn.parallel.DistributedDataParallel(self.model)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, betas=(0.9, 0.99),
+                                           weight_decay=self.config.weight_decay)
+        self.state = None  # the hidden state carried from batch to batch (stream mode)
+
+    def banner(self) -> str:
+        return (f"{self.model.num_parameters():,} parameters on {self.device}"
+                + (f" x {self.world.size} processes" if self.world.enabled else ""))
+
+    def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
+        """One optimizer step on this rank's rows of the batch."""
+        cfg = self.config
+        if self.stream and (batch.new_epoch or self.state is None):
+            self.state = self.model.init_state(self.rows.stop - self.rows.start)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x = batch.x[self.rows].to(self.device, non_blocking=True)  # (b, T)
+        y = batch.y[self.rows].to(self.device, non_blocking=True)
+        with autocast(self.device, cfg.dtype):
+            logits, state = self.forward(x, self.state if self.stream else None)  # (b, T, V)
+        nats = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="sum")
+        chars = int((y != IGNORE).sum())
+        # The mean over the characters of the whole global batch (ranks may hold different counts
+        # in lines mode); DDP averages gradients over ranks, hence the factor of the world size.
+        total = distributed.all_reduce_sum([float(chars)], self.device)[0]
+        loss = nats * (self.world.size / total)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.state = detach_state(state) if self.stream else None
+        return nats.item(), chars, len(x)
+
+    def network(self) -> CharRNN:
+        return self.model
+
+    def trainer_tensors(self) -> dict[str, torch.Tensor]:
+        """AdamW's moments ("optim.<param>.<name>") and the carried state of the whole global batch."""
+        tensors = {f"carry.{i}": distributed.gather_batch(s) for i, s in enumerate(self.state or ())}  # (L, B, H)
+        for i, p in enumerate(self.model.parameters()):
+            for key, value in self.optimizer.state.get(p, {}).items():
+                tensors[f"optim.{i}.{key}"] = torch.as_tensor(value)
+        return tensors
+
+    def restore(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Weights, AdamW's moments (none after a numpy-engine run: AdamW starts fresh) and this rank's carry."""
+        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        optim_state: dict[int, dict] = {}
+        for key, value in tensors.items():
+            if key.startswith("optim."):
+                _, i, name = key.split(".", 2)
+                optim_state.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+        carry = [tensors[f"carry.{i}"] for i in range(2) if f"carry.{i}" in tensors]
+        self.state = tuple(c[:, self.rows].to(self.device) for c in carry) or None  # this rank's streams
