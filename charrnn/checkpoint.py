@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from charrnn.errors import CharRNNError
+from charrnn.files import write_atomic
 from charrnn.model_config import ModelConfig
 from charrnn.version import __version__
 from charrnn.vocab import Vocabulary
@@ -41,27 +40,11 @@ TRAIN_LINES = "train_lines.txt"
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file beside `path`, fsync, then rename over it: readers see old or new, never half.
-    A failed write (disk full, permissions) leaves the previous file as it was."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """charrnn.files.write_atomic, with a one-line error: the previous version of the file is intact."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise CharRNNError(f"could not write {path} ({e.strerror or e}); the previous version is intact") from None
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:

@@ -1,5 +1,7 @@
 """The one exception type the user sees: a problem with their input, said in one line."""
 
+import sys
+
 
 class CharRNNError(Exception):
     """Bad input or an unusable file. The CLI prints `charrnn: error: <message>` and exits 2.
@@ -11,6 +13,4 @@ class CharRNNError(Exception):
 
 def warn(message: str) -> None:
     """A one-line warning on stderr: something the user should know, but not a reason to stop."""
-    import sys
-
     print(f"charrnn: warning: {message}", file=sys.stderr, flush=True)

@@ -30,6 +30,7 @@ from typing import Callable
 
 from charrnn.data.cache import cache_dir
 from charrnn.errors import CharRNNError
+from charrnn.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +290,8 @@ def _download(dataset: Dataset, dest: Path) -> None:
             f"put a verified copy at ${DATA_ENV}/{dataset.mirror_path}"
         )
     try:
-        _write_atomic(dest, data)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(dest, data)
     except OSError as e:
         raise CharRNNError(
             f"dataset {dataset.name!r}: could not write {dest} ({_reason(e)}); "
@@ -317,18 +319,3 @@ def _fetch(url: str, dest: Path) -> None:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, open(dest, "wb") as f:
         shutil.copyfileobj(response, f, length=1 << 20)  # to disk in 1 MiB pieces, not one big read
-
-
-def _write_atomic(dest: Path, data: bytes) -> None:
-    # A reader (or a second charrnn process) sees either no file or the whole verified file.
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -219,19 +219,21 @@ class _Hypothesis:
     score: float  # the sum of decoding_logprobs: what the search maximises
     logprobs: list[float]  # the model's own, for the report
 
+    def extended(self, i: int, scores: torch.Tensor, model_logp: torch.Tensor) -> _Hypothesis:
+        """This text with id `i` added, given one row's decoding scores and model log-probs (V,)."""
+        return _Hypothesis(self.written + [i], self.score + float(scores[i]), self.logprobs + [float(model_logp[i])])
 
+
+# The likeliest: the highest sum of `decoding_logprobs`, i.e. the model's own log-probability when
+# there is no repetition penalty. Plain beam search can prune the greedy path and end below it, so
+# the greedy path is carried along as row 0 of the batch and competes at the end:
+#
+#     rows of one batch, one `step` per position:   [greedy (while open), beam 1, ..., beam width]
 @torch.inference_mode()
 def beam_search(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length: int, width: int,
                 options: SamplingOptions, constraint: Constraint | None = None) -> Sample:
-    """The likeliest continuation of `prime` (at most `length` ids) that `width` hypotheses find.
-
-    The likeliest: the highest sum of `decoding_logprobs`, i.e. the model's own log-probability
-    when there is no repetition penalty. Plain beam search can prune the greedy path and end
-    below it, so the greedy path is carried along as row 0 of the batch and competes at the end:
-    the result is never less likely than greedy decoding.
-
-        rows of one batch, one `step` per position:   [greedy (while open), beam 1, ..., beam width]
-    """
+    """The likeliest continuation of `prime` (at most `length` ids) that `width` hypotheses find,
+    never less likely than greedy decoding (see the comment above)."""
     device = model.device
     start = prime_ids(vocab, mode, prime)
     context = [i for i in start if i != BOS]
@@ -248,13 +250,11 @@ def beam_search(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length
         last, first_beam_row = t == length - 1, 1 if greedy_open else 0
         keep_rows, keep_ids = [], []
         if greedy_open:
-            i = int(scores[0].argmax())
-            greedy = _Hypothesis(greedy.written + [i], greedy.score + float(scores[0, i]),
-                                 greedy.logprobs + [float(model_logp[0, i])])
-            greedy_open = not (i == EOS or rules.complete(greedy.written) or last)
+            greedy = greedy.extended(int(scores[0].argmax()), scores[0], model_logp[0])
+            greedy_open = not (greedy.written[-1] == EOS or rules.complete(greedy.written) or last)
             if greedy_open:
                 keep_rows.append(0)
-                keep_ids.append(i)
+                keep_ids.append(greedy.written[-1])
         open_children = []
         if beam:
             totals = torch.tensor([h.score for h in beam], device=device).view(-1, 1) + scores[first_beam_row:]

@@ -1,8 +1,8 @@
 """The numpy reference engine: character-level RNN, LSTM and GRU written out by hand.
 
-numpy only (no torch import under this package but engine_run.py, which connects the engine to
-`charrnn train --engine numpy` and is never imported by the rest), float64, one sequence at a time,
-and min-char-rnn's conventions so the two read side by side:
+numpy only (no torch, and nothing else of charrnn: pyproject.toml's import contract checks it; the
+adapter that plugs this engine into `charrnn train --engine numpy` is charrnn/training/numpy_engine.py),
+float64, one sequence at a time, and min-char-rnn's conventions so the two read side by side:
 
 - column vectors: an input x is one-hot (V, 1), a hidden state h is (H, 1);
 - parameters are one flat dict; a one-layer rnn is exactly Wxh (H, V), Whh (H, H),
@@ -24,7 +24,6 @@ Files, one concept each:
     convert.py   weights to and from the PyTorch CharRNN's state dict (with the table)
     train.py     fit (reusable) and minimal_loop (min-char-rnn's loop)
     __main__.py  python -m charrnn.reference FILE
-    engine_run.py  `charrnn train --engine numpy`: the run-folder trainer (imports torch to save)
 
 Example, min-char-rnn in six lines:
 

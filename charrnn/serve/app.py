@@ -76,13 +76,15 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
         app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _add_routes(app)
+    _add_info_routes(app)
+    _add_generate_route(app)
+    _add_form_routes(app)
     app.include_router(openai_router)
     add_docs(app)
     return app
 
 
-def _add_routes(app: FastAPI) -> None:
+def _add_info_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
@@ -97,6 +99,9 @@ def _add_routes(app: FastAPI) -> None:
     async def list_models(request: Request) -> list[dict]:
         return [entry.summary for entry in server_of(request).models.values()]
 
+
+
+def _add_generate_route(app: FastAPI) -> None:
     @app.post("/api/generate", response_model=schemas.GenerateResponse, responses=ERRORS)
     async def generate(req: schemas.GenerateRequest, request: Request):
         """The continuation of `prime`. With `"stream": true`, Server-Sent Events: `{"index", "text"}`
@@ -134,6 +139,8 @@ def _add_routes(app: FastAPI) -> None:
 
         return await event_stream(events())
 
+
+def _add_form_routes(app: FastAPI) -> None:
     @app.post("/api/poem", response_model=schemas.PoemResponse, responses=ERRORS)
     async def poem(req: schemas.PoemRequest, request: Request) -> dict:
         """Regular Chinese poems, by construction (see charrnn.writers.poems)."""

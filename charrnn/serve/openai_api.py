@@ -49,8 +49,8 @@ async def completions(req: CompletionRequest, request: Request):
     server = server_of(request)
     entry = server.model(req.model)
     prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
-    temperature = 1.0 if req.temperature is None else req.temperature
-    options = sampling_options(temperature=temperature, top_p=1.0 if req.top_p is None else req.top_p)
+    given = {"temperature": req.temperature, "top_p": req.top_p}  # null: the default, as OpenAI's API reads it
+    options = sampling_options(**{k: v for k, v in given.items() if v is not None})
     n, length = req.n or 1, 16 if req.max_tokens is None else req.max_tokens
     seed = random_seed() if req.seed is None else req.seed
     deadline = server.deadline()

@@ -13,6 +13,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charrnn.generation.options import SamplingOptions
+
+DEFAULT = SamplingOptions()  # the decoding defaults, from their one place
 MAX_LENGTH = 2000  # characters a sample
 MAX_NUM = 16  # samples a request
 MAX_PRIME = 4000  # characters of prime / prompt
@@ -37,9 +40,11 @@ class _Request(BaseModel):
 class Sampling(_Request):
     model: str | None = Field(None, max_length=MAX_MODEL_NAME,
                               description="a model of /api/models (default: the first)")
-    temperature: float = Field(1.0, ge=0, le=MAX_TEMPERATURE, description="0 = always the likeliest character")
-    top_k: int = Field(0, ge=0, le=MAX_TOP_K, description="sample among the K likeliest characters (0 = all)")
-    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling")
+    temperature: float = Field(DEFAULT.temperature, ge=0, le=MAX_TEMPERATURE,
+                               description="0 = always the likeliest character")
+    top_k: int = Field(DEFAULT.top_k, ge=0, le=MAX_TOP_K,
+                       description="sample among the K likeliest characters (0 = all)")
+    top_p: float = Field(DEFAULT.top_p, gt=0, le=1, description="nucleus sampling")
     seed: int | None = Field(None, ge=0, le=MAX_SEED,
                              description="the same seed writes the same text (default: random)")
 
@@ -79,8 +84,8 @@ class CompletionRequest(BaseModel):
     prompt: Prompt | Annotated[list[Prompt], Field(min_length=1, max_length=1)] = Field(
         "", description="one prompt (a string, or a list of one string)")
     max_tokens: int | None = Field(16, ge=0, le=MAX_LENGTH, description="characters to write")
-    temperature: float | None = Field(1.0, ge=0, le=MAX_TEMPERATURE)
-    top_p: float | None = Field(1.0, gt=0, le=1)
+    temperature: float | None = Field(DEFAULT.temperature, ge=0, le=MAX_TEMPERATURE)
+    top_p: float | None = Field(DEFAULT.top_p, gt=0, le=1)
     n: int | None = Field(1, ge=1, le=MAX_NUM)
     stop: Stops = None
     seed: int | None = Field(None, ge=0, le=MAX_SEED)

@@ -213,7 +213,8 @@ class Trainer:
             distributed.barrier()
             return
         weights = self.engine.network().state_dict()
-        tensors = {**{f"model.{k}": v for k, v in weights.items()}, **engine_tensors, "rng.torch": torch.get_rng_state()}
+        tensors = {**{f"model.{k}": v for k, v in weights.items()}, **engine_tensors,
+                   "rng.torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
         meta = {"engine": self.engine.name, "step": self.step, "elapsed": self.elapsed,

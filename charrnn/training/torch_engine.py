@@ -94,6 +94,7 @@ class TorchEngine:
             if key.startswith("optim."):
                 _, i, name = key.split(".", 2)
                 optim_state.setdefault(int(i), {})[name] = value.to(self.device) if name != "step" else value
-        self.optimizer.load_state_dict({"state": optim_state, "param_groups": self.optimizer.state_dict()["param_groups"]})
+        groups = self.optimizer.state_dict()["param_groups"]
+        self.optimizer.load_state_dict({"state": optim_state, "param_groups": groups})
         carry = [tensors[f"carry.{i}"] for i in range(2) if f"carry.{i}" in tensors]
         self.state = tuple(c[:, self.rows].to(self.device) for c in carry) or None  # this rank's streams

@@ -302,7 +302,16 @@ def test_openapi_docs(client):
             "/v1/completions"} <= set(spec["paths"])
     length = spec["components"]["schemas"]["GenerateRequest"]["properties"]["length"]
     assert (length["minimum"], length["maximum"]) == (0, 2000)
-    assert client.get("/docs").status_code == 200
+
+
+def test_docs_page_works_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    assets = re.findall(r'(?:src=|href=|url: )"([^"]+)"', page.text)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets) and any(a.endswith(".css") for a in assets)
+    for url in assets:
+        assert url.startswith("/"), url  # nothing from another host: the page works offline
+        assert client.get(url).status_code == 200, url
 
 
 def test_cors_is_off_unless_asked(runs_folder, client):
