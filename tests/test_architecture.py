@@ -48,6 +48,16 @@ def test_a_forbidden_import_breaks_a_contract(tmp_path, module, added, broken):
     assert any(v.startswith(broken) and v.endswith(" BROKEN") for v in verdicts), result.stdout
 
 
+def test_no_module_imports_itself_back():
+    """No cycle between any two modules, counting imports inside functions and package __init__s."""
+    import grimp
+
+    graph = grimp.build_graph("charrnn", cache_dir=None)
+    cycles = [(a, b) for a in sorted(graph.modules) for b in sorted(graph.find_modules_directly_imported_by(a))
+              if graph.find_shortest_chain(importer=b, imported=a)]
+    assert len(graph.modules) > 50 and not cycles
+
+
 @pytest.mark.parametrize("module", ["charrnn", "charrnn.cli", "charrnn.reference", "charrnn.serve"])
 def test_importing_loads_no_torch(module):
     code = f"import sys, {module}; print('torch' in sys.modules)"
