@@ -11,6 +11,7 @@ import-linter contract checks this):
 
     cli, demo                   the commands
     serve                       the web page and the HTTP API
+    views                       training curves, the terminal and HTML views, their commands
     trained                     the facade: load(run) -> TrainedModel
     writers | training          poems, names, completion  |  config, run preparation, the loop, engines
     generation                  sampling, decoders, the fast stepper, scoring
@@ -37,6 +38,7 @@ _PUBLIC = {
     "TrainedModel": "charrnn.trained",
     "Vocabulary": "charrnn.vocab",
     "load": "charrnn.trained",
+    "plot": "charrnn.views.curves",
     "train": "charrnn.training.launch",
 }
 

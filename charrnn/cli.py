@@ -20,6 +20,7 @@ from charrnn.model_config import ModelConfig
 from charrnn.serve.command import add_serve_parser, cmd_serve  # cheap: FastAPI is imported on use
 from charrnn.training.config import TrainConfig
 from charrnn.version import __version__
+from charrnn.views.command import VIEW_COMMANDS, add_view_parsers
 
 EXAMPLES = """examples:
   charrnn train --dataset tinyshakespeare --max-time 600 --out runs/shakespeare
@@ -31,6 +32,9 @@ EXAMPLES = """examples:
   charrnn names runs/dinosaurs --num 20 --new-only --min-len 6
   charrnn eval runs/shakespeare hamlet.txt --json
   charrnn info runs/shakespeare
+  charrnn plot runs/shakespeare runs/shakespeare-gru -o compare.png --x seconds
+  charrnn inspect runs/shakespeare --text "ROMEO: What light" --color entropy
+  charrnn neurons runs/shakespeare --top 10
 """
 
 
@@ -76,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train_parser(commands)
     _add_writing_parsers(commands)
     _add_run_parsers(commands)
+    add_view_parsers(commands)
     add_serve_parser(commands)
     return parser
 
@@ -308,7 +313,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "poem": cmd_poem, "names": cmd_names, "eval": cmd_eval,
-            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve}
+            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve, **VIEW_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

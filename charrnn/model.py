@@ -72,23 +72,28 @@ class CharRNN(nn.Module):
 
     def forward(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """idx (B, T) of token ids -> logits (B, T, V) and the state after the last step."""
-        if self.embedding is not None:
-            x = self.embedding(idx)  # (B, T, E)
-        else:
-            x = F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)  # (B, T, V)
+        x = self.embed(idx)
         if state is not None:
             state = tuple(s.to(x.dtype) for s in state)
             rnn_state = state if self.config.cell == "lstm" else state[0]
         else:
             rnn_state = None
         out, new_state = self.rnn(x, rnn_state)  # out (B, T, H)
-        out = self.drop(out)
-        if self.head is None:  # tied: project to the embedding size, score against the embedding
-            logits = F.linear(self.project(out) * self.output_scale, self.embedding.weight, self.output_bias)
-        else:
-            logits = self.head(out)  # (B, T, V)
+        logits = self.readout(self.drop(out))
         new_state = new_state if isinstance(new_state, tuple) else (new_state,)
         return logits, new_state
+
+    def embed(self, idx: torch.Tensor) -> torch.Tensor:
+        """ids (B, T) -> the recurrent stack's input (B, T, E), or one-hot (B, T, V)."""
+        if self.embedding is not None:
+            return self.embedding(idx)
+        return F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)
+
+    def readout(self, out: torch.Tensor) -> torch.Tensor:
+        """The top layer's output (B, T, H) -> logits (B, T, V)."""
+        if self.head is None:  # tied: project to the embedding size, score against the embedding
+            return F.linear(self.project(out) * self.output_scale, self.embedding.weight, self.output_bias)
+        return self.head(out)
 
     @torch.no_grad()
     def set_output_prior(self, counts: torch.Tensor) -> None:

@@ -8,6 +8,8 @@
     model.poem("wujue", acrostic="春夏秋冬", rhyme=True)      # a run trained on tang-poems
     model.names(num=20, new_only=True)                      # a lines-mode run trained on names
     model.evaluate(open("play.txt").read())                 # -> {"loss_nats", "bpc", "perplexity", "chars"}
+    model.inspect("ROMEO: What?")                           # -> Inspection: surprisal, guesses, activations
+    model.neurons()                                         # -> [Finding(unit, feature, r)]: units that track things
 
 The facade over charrnn.generation (the decoders, the step loop, scoring) and charrnn.writers (the
 forms). Decoding options are a charrnn.SamplingOptions, given whole (`options=`) or as keyword
@@ -22,10 +24,12 @@ from pathlib import Path
 import torch
 
 from charrnn import checkpoint
-from charrnn.data.corpus import encode_text
+from charrnn.data.corpus import encode_text, load_corpus, source_files
 from charrnn.device import pick_device
 from charrnn.errors import CharRNNError, warn
 from charrnn.generation.decoding import Constraint, Sample, beam_search, collect, sample_ids
+from charrnn.generation.inspection import Inspection, Unit, inspect_text
+from charrnn.generation.neurons import Finding, find_neurons
 from charrnn.generation.options import SamplingOptions, sampling_options
 from charrnn.generation.scoring import score
 from charrnn.generation.streaming import (Transcript, cut_sample, make_generator, prime_warning, stop_list,
@@ -34,6 +38,8 @@ from charrnn.model import CharRNN
 from charrnn.vocab import Vocabulary
 from charrnn.writers.names import NameRules, write_names
 from charrnn.writers.poems import PoemForm, write_poems
+
+NEURON_CHARS = 10_000  # the neuron finder's default text: this much of the validation split
 
 
 class TrainedModel:
@@ -119,6 +125,34 @@ class TrainedModel:
         seed. See charrnn.writers.names."""
         rules = NameRules(min_len, max_len, starts_with)
         return [n.name for n in write_names(self, num, rules, new_only=new_only, **decoding).names]
+
+    def inspect(self, text: str, top_k: int = 5, units: str | Sequence[Unit | str] | None = "all") -> Inspection:
+        """For each character of `text`: its surprisal, the entropy and top guesses of the prediction
+        that scored it, and every unit's activation after reading it (`units`: "all", a list of units
+        such as "1:42" or "0:7:c", or None for none). See charrnn.generation.inspection."""
+        keep = "all" if units == "all" else [u if isinstance(u, Unit) else Unit.parse(u) for u in units or ()]
+        return inspect_text(self.model, self.vocab, self.mode, text, top_k, keep)
+
+    def neurons(self, text: str | None = None, top: int = 10, max_chars: int = NEURON_CHARS) -> list[Finding]:
+        """The units that track a simple feature of `text` (default: the first `max_chars` characters of
+        the run's validation text), strongest first. See charrnn.generation.neurons."""
+        if top < 1:
+            raise CharRNNError(f"--top must be >= 1 (got {top})")
+        text = self.validation_text(max_chars) if text is None else text
+        return find_neurons(self.inspect(text), top)
+
+    def validation_text(self, max_chars: int = NEURON_CHARS) -> str:
+        """The start of the validation split the run was evaluated on (read again from its corpus)."""
+        train = self.info.train
+        try:
+            files, name, _ = source_files(train.get("dataset"), train.get("inputs") or [], train.get("glob", "*"))
+            corpus = load_corpus(files, self.mode, encoding=train.get("encoding", "utf-8"), vocab=self.vocab,
+                                 val_frac=train.get("val_frac", 0.1), name=name)
+        except CharRNNError as e:
+            raise CharRNNError(f"the run's corpus cannot be read again ({e}): give a text instead") from None
+        if len(corpus.val) == 0:
+            raise CharRNNError(f"{self.run_dir or 'this run'} has no validation split: give a text instead")
+        return self.vocab.as_text(corpus.val[:max_chars])
 
     def evaluate(self, text: str, exact: bool = False) -> dict:
         """Loss of `text` under the model: {"loss_nats", "bpc", "perplexity", "chars"}."""

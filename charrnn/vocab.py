@@ -87,6 +87,11 @@ class Vocabulary:
                 out.append("\ufffd")
         return "".join(out)
 
+    def as_text(self, ids) -> str:
+        """Ids -> text where <eos> is a newline (lines mode's line end) and <unk> is U+FFFD."""
+        table = np.array(["\ufffd", "", "\n"] + self.chars, dtype=object)  # ids in SPECIALS order
+        return "".join(table[np.asarray(ids, dtype=np.int64)].tolist())
+
     def unknown(self, text: str) -> Counter[str]:
         """The characters of `text` that this vocabulary lacks, with counts (for warnings)."""
         return Counter(c for c in text if c not in self._index)

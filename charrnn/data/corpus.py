@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.data.cache import cache_dir
+from charrnn.data.datasets import dataset_files, get_dataset
 from charrnn.errors import CharRNNError, warn
 from charrnn.data.textstream import keep_lines, text_chunks
 from charrnn.vocab import EOS, UNK, Vocabulary
@@ -65,6 +66,16 @@ def collect_files(inputs: list[str], glob: str = "*") -> list[Path]:
     return files
 
 
+def source_files(dataset: str | None, inputs: list[str], glob: str = "*") -> tuple[list[Path], str, str]:
+    """(files, corpus name, default mode) of a named dataset or of input paths (the training flags)."""
+    if dataset:
+        return dataset_files(dataset), get_dataset(dataset).name, get_dataset(dataset).default_mode
+    if not inputs:
+        raise CharRNNError("nothing to train on: give files or folders, or --dataset NAME "
+                           "(see `charrnn datasets`)")
+    return collect_files(inputs, glob), Path(inputs[0]).resolve().name.split(".")[0] or "corpus", "stream"
+
+
 def _looks_binary(path: Path) -> bool:
     with open(path, "rb") as f:
         return b"\0" in f.read(8192)
@@ -100,9 +111,14 @@ def _encode(text: str, vocab: Vocabulary, mode: str) -> np.ndarray:
     return ids
 
 
+def normalised_text(text: str, mode: str) -> str:
+    """A text (not a file) as the model reads it: CRLF as LF; lines mode keeps the non-empty lines."""
+    return normalise(text.replace("\r\n", "\n"), mode)
+
+
 def encode_text(text: str, vocab: Vocabulary, mode: str) -> tuple[np.ndarray, int]:
     """A text (not a file) as ids for a given vocabulary: (ids, characters read as <unk>)."""
-    ids = _encode(normalise(text.replace("\r\n", "\n"), mode), vocab, mode)
+    ids = _encode(normalised_text(text, mode), vocab, mode)
     return ids, int((ids == UNK).sum())
 
 

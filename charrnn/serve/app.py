@@ -6,6 +6,7 @@
     POST /api/generate     continue a prime (JSON, or Server-Sent Events with "stream": true)
     POST /api/poem         regular Chinese poems: form, acrostic, rhyme (TrainedModel.poem)
     POST /api/names        names from a lines-mode run (TrainedModel.names)
+    GET  /api/models/{name}/metrics, POST /api/inspect, POST /api/neurons   looking inside (inside_api.py)
     GET  /v1/models, POST /v1/completions   OpenAI-compatible (openai_api.py)
     GET  /docs             the OpenAPI page: Swagger UI from the installed swagger-ui-bundle (docs.py)
 
@@ -30,18 +31,21 @@ from charrnn.generation.streaming import prime_warning, random_seed, stop_list
 from charrnn.serve import schemas
 from charrnn.serve.docs import add_docs
 from charrnn.serve.errors import TimeLimit
+from charrnn.serve.inside_api import router as inside_router
 from charrnn.serve.jobs import Server
 from charrnn.serve.limits import BodyLimit, Limits
 from charrnn.serve.openai_api import router as openai_router
 from charrnn.serve.registry import load_models, serve_models
 from charrnn.serve.responses import ERRORS, add_error_handlers, event_stream, server_of, sse
 from charrnn.serve.writing import Writing
+from charrnn import views
 from charrnn.trained import TrainedModel
 from charrnn.version import __version__
 from charrnn.writers.names import NameRules, write_names
 from charrnn.writers.poems import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
+INSIDE_STATIC = Path(views.__file__).parent / "static"
 # The page may load nothing from elsewhere: the browser enforces "every asset local".
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
                 "form-action 'none'; frame-ancestors 'none'", "X-Content-Type-Options": "nosniff",
@@ -76,9 +80,11 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
         app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/inside", StaticFiles(directory=INSIDE_STATIC), name="inside")  # the renderer shared with --html
     _add_info_routes(app)
     _add_generate_route(app)
     _add_form_routes(app)
+    app.include_router(inside_router)
     app.include_router(openai_router)
     add_docs(app)
     return app

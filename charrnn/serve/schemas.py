@@ -26,6 +26,7 @@ MAX_STOP, MAX_STOPS = 64, 4
 MAX_MODEL_NAME = 128
 MAX_POEMS, MAX_POEM_CHARS_PER_LINE, MAX_POEM_LINES, MAX_HEADS = 8, 32, 64, 64
 MAX_NAMES, MAX_NAME_LEN = 100, 64
+MAX_INSPECT, MAX_INSPECT_TOP_K, MAX_UNITS, MAX_NEURONS = 2000, 20, 16, 50
 
 Stop = Annotated[str, Field(max_length=MAX_STOP)]
 Prompt = Annotated[str, Field(max_length=MAX_PRIME)]
@@ -74,6 +75,21 @@ class NamesRequest(Sampling):
     starts_with: str = Field("", max_length=MAX_NAME_LEN)
     min_len: int = Field(1, ge=1, le=MAX_NAME_LEN)
     max_len: int | None = Field(None, ge=1, le=MAX_NAME_LEN)
+
+
+class InspectRequest(_Request):
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME, description="a model of /api/models (default: the first)")
+    text: str = Field(min_length=1, max_length=MAX_INSPECT, description="the text to look inside")
+    top_k: int = Field(5, ge=1, le=MAX_INSPECT_TOP_K, description="guesses kept per character")
+    units: list[Annotated[str, Field(max_length=16)]] = Field([], max_length=MAX_UNITS,
+                                                             description='units whose activations to return: "L:K" or "L:K:c"')
+
+
+class NeuronsRequest(_Request):
+    model: str | None = Field(None, max_length=MAX_MODEL_NAME, description="a model of /api/models (default: the first)")
+    text: str | None = Field(None, min_length=1, max_length=MAX_INSPECT,
+                             description="the text to read (default: the start of the run's validation text)")
+    top: int = Field(10, ge=1, le=MAX_NEURONS, description="how many units")
 
 
 class CompletionRequest(BaseModel):
@@ -141,6 +157,36 @@ class NamesResponse(BaseModel):
     names: list[str]
     summary: str
     warnings: list[str]
+
+
+class InspectResponse(BaseModel):
+    model: str
+    characters: list[str]
+    surprisal: list[float | None]
+    entropy: list[float | None]
+    top: list[list[tuple[str, float]]]
+    unknown: list[int]
+    mean_surprisal: float | None
+    vocab_size: int
+    activations: dict[str, list[float]]
+
+
+class Finding(BaseModel):
+    unit: str
+    feature: str
+    r: float
+
+
+class NeuronsResponse(BaseModel):
+    model: str
+    characters: int
+    units: list[Finding]
+    per_feature: list[Finding]
+
+
+class MetricsResponse(BaseModel):
+    model: str
+    records: list[dict]
 
 
 class ErrorResponse(BaseModel):

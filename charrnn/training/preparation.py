@@ -15,13 +15,11 @@ import numpy as np
 
 from charrnn import checkpoint
 from charrnn.data.batches import LineBatches, StreamBatches, make_batches
-from charrnn.data.corpus import Corpus, collect_files, load_corpus
-from charrnn.data.datasets import dataset_files, get_dataset
+from charrnn.data.corpus import Corpus, load_corpus, source_files
 from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import ModelConfig
 from charrnn.training.config import FIXED_ON_RESUME, TrainConfig, apply_preset, check_engine
-from charrnn.vocab import Vocabulary
 
 
 @dataclass
@@ -112,21 +110,14 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
         info = checkpoint.RunInfo(model=model_config, train=_saved_train_dict(config), mode=corpus.mode)
         checkpoint.write_run_files(run_dir, info, corpus.vocab)
         if corpus.mode == "lines":
-            lines = _as_lines(np.concatenate([corpus.train, corpus.val]), corpus.vocab)
+            lines = corpus.vocab.as_text(np.concatenate([corpus.train, corpus.val]))
             checkpoint.atomic_write(run_dir / checkpoint.TRAIN_LINES, lines.encode())
     return RunSetup(config, model_config, corpus, batches, run_dir, init_weights)
 
 
 def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:
     """(files, corpus name, default mode) from --dataset or the input paths."""
-    if config.dataset:
-        dataset = get_dataset(config.dataset)
-        return dataset_files(config.dataset), dataset.name, dataset.default_mode
-    if not config.inputs:
-        raise CharRNNError("nothing to train on: give files or folders, or --dataset NAME "
-                           "(see `charrnn datasets`)")
-    files = collect_files(config.inputs, config.glob)
-    return files, Path(config.inputs[0]).resolve().name.split(".")[0] or "corpus", "stream"
+    return source_files(config.dataset, config.inputs, config.glob)
 
 
 def _new_run_dir(config: TrainConfig, name: str, main_process: bool) -> Path:
@@ -152,12 +143,6 @@ def _check_unchanged(given: dict, saved, names, what: str) -> None:
             flag = "--" + name.replace("_", "-")
             raise CharRNNError(f"{flag} {given[name]} differs from the {what}'s {getattr(saved, name)}: "
                                f"a resumed or fine-tuned run keeps its {what}; drop the flag or train a new --out")
-
-
-def _as_lines(ids, vocab: Vocabulary) -> str:
-    """Lines-mode ids -> the samples as text, one a line (<eos> -> newline, <unk> -> U+FFFD)."""
-    table = np.array(["\ufffd", "", "\n"] + vocab.chars, dtype=object)  # ids in SPECIALS order: <unk> <bos> <eos>
-    return "".join(table[np.asarray(ids, dtype=np.int64)].tolist())
 
 
 def describe(setup: RunSetup) -> str:

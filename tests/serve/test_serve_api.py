@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import charrnn
+from charrnn import checkpoint
 from charrnn.errors import CharRNNError
 from charrnn.serve import Limits, create_app
-from charrnn.serve.registry import find_runs
 from charrnn.generation.streaming import StopCutter
+from charrnn.serve.registry import find_runs
 from charrnn.writers.poems import is_line_char
 from serve_fixtures import poems_run, runs_folder, sse_json  # noqa: F401 (fixtures)
 
@@ -201,6 +202,17 @@ BAD = [  # (path, body, status, words in the error)
     ("/api/names", {"model": "dinos", "min_len": 9, "max_len": 3}, 400, "no name fits"),
     ("/api/names", {"model": "dinos", "num": 101}, 422, "num"),
     ("/api/names", {"model": "dinos", "starts_with": "\u0416"}, 400, "not in this run's vocabulary"),
+    ("/api/inspect", {"model": "shakespeare", "text": "x" * 2001}, 422, "text"),
+    ("/api/inspect", {"model": "shakespeare", "text": ""}, 422, "text"),
+    ("/api/inspect", {"model": "shakespeare", "text": "ab", "top_k": 21}, 422, "top_k"),
+    ("/api/inspect", {"model": "shakespeare", "text": "ab", "units": ["9:0"]}, 400, "has 1 layer"),
+    ("/api/inspect", {"model": "shakespeare", "text": "ab", "units": ["0:99"]}, 400, "32 units"),
+    ("/api/inspect", {"model": "shakespeare", "text": "ab", "units": ["zero"]}, 400, "LAYER:INDEX"),
+    ("/api/inspect", {"model": "dinos", "text": "ab", "units": ["0:1:c"]}, 400, "only an LSTM"),
+    ("/api/inspect", {"model": "dinos", "text": "\n \n"}, 400, "empty"),
+    ("/api/inspect", {"model": "nope", "text": "ab"}, 404, "not served here"),
+    ("/api/neurons", {"model": "shakespeare", "top": 51}, 422, "top"),
+    ("/api/neurons", {"model": "shakespeare", "text": "x" * 2001}, 422, "text"),
     ("/v1/completions", {"prompt": "a"}, 422, "model: Field required"),
     ("/v1/completions", {"model": "nope"}, 404, "not served here"),
     ("/v1/completions", {"model": "dinos", "n": 0}, 422, "n:"),
@@ -214,6 +226,27 @@ BAD = [  # (path, body, status, words in the error)
 @pytest.mark.parametrize("path,body,status,words", BAD, ids=[f"{p}-{w[:30]}" for p, _, _, w in BAD])
 def test_bad_input_is_one_line_and_4xx(client, path, body, status, words):
     assert words in one_line_error(client.post(path, json=body), status)
+
+
+def test_inspect_answers_what_the_library_computes(client, shakespeare):
+    text = "ROMEO: (a) JULIET\n"
+    answer = client.post("/api/inspect", json={"model": "shakespeare", "text": text, "top_k": 3,
+                                               "units": ["0:1", "0:2:c"]}).json()
+    inspection = shakespeare.inspect(text, top_k=3, units=["0:1", "0:2:c"])
+    expected = inspection.to_dict(list(inspection.units))
+    assert answer["model"] == "shakespeare" and answer["characters"] == list(text)
+    assert answer["surprisal"] == expected["surprisal"] and answer["activations"] == expected["activations"]
+    assert answer["top"] == expected["top"] and len(answer["top"][1]) == 3
+
+
+def test_neurons_and_metrics(client, tiny_run):
+    found = client.post("/api/neurons", json={"model": "shakespeare", "text": "ROMEO: a\nJULIET: (b)\n" * 10,
+                                              "top": 4}).json()
+    assert len(found["units"]) == 4 and {"unit", "feature", "r"} == set(found["units"][0])
+    assert found["characters"] == 210 and found["per_feature"]
+    metrics = client.get("/api/models/shakespeare/metrics").json()
+    assert metrics["records"] == checkpoint.read_metrics(tiny_run) and metrics["records"]
+    one_line_error(client.get("/api/models/nope/metrics"), 404)
 
 
 @pytest.mark.parametrize("content", [b"{", b"\xff\xfe", b"null", b'{"length": NaN}', b'{"length": 1e999}',
@@ -285,13 +318,14 @@ def test_page_uses_only_local_assets_and_utf8(client):
     html = page.text
     assert '<meta charset="utf-8">' in html and 'name="viewport"' in html
     assets = re.findall(r'(?:src|href)="([^"]+)"', html)
-    assert {"/static/app.js", "/static/style.css"} <= set(assets)
+    assert {"/static/app.js", "/static/style.css", "/static/views.js", "/inside/inside.js"} <= set(assets)
     for url in assets:
         assert url.startswith(("/", "data:")), url  # nothing from another host
-        if url.startswith("/static/"):
+        if url.startswith(("/static/", "/inside/")):
             asset = client.get(url)
             assert asset.status_code == 200 and "charset=utf-8" in asset.headers["content-type"]
-            assert not re.search(r"https?://", asset.text), url
+            # the SVG namespace is a name, not an address: nothing is fetched from it
+            assert not re.search(r"https?://(?!www\.w3\.org/2000/svg\b)", asset.text), url
     assert "Noto Sans CJK SC" in client.get("/static/style.css").text
     assert client.get("/static/../app.py").status_code == 404
 

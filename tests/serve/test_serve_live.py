@@ -222,3 +222,45 @@ def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser,
     phone.screenshot(path=ARTIFACTS / "phone.png", full_page=True)
     print(f"screenshots in {ARTIFACTS}")
     assert not problems and not elsewhere, (problems, elsewhere)
+
+
+def test_the_page_looks_inside_and_shows_training(server, browser):
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1000, "height": 820})
+    problems, elsewhere = [], []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("request", lambda r: r.url.startswith(server) or elsewhere.append(r.url))
+    page.goto(f"{server}/")
+    page.select_option("#model", "shakespeare")
+    page.click("#tab-inside")
+    page.fill("#inside-form textarea[name=text]", "ROMEO:\nBut soft, what light (through) yonder window breaks?\n")
+    page.click("#inside-form button[type=submit]")
+    chars = page.locator("#inside-out span.ch")
+    expect(chars).to_have_count(len("ROMEO:\nBut soft, what light (through) yonder window breaks?\n"))
+
+    # hover: the tooltip shows that character's guesses
+    chars.nth(10).hover()
+    tip = page.locator(".inside-tip")
+    expect(tip).to_be_visible()
+    expect(tip).to_contain_text("the model's guesses for this character")
+    assert tip.inner_text().count("%") == 5  # top 5 guesses
+    colours = lambda: chars.evaluate_all("spans => spans.map(s => s.style.background)")  # noqa: E731
+    by_surprisal = colours()
+
+    # picking one of the finder's units recolours the text by its activation
+    options = page.locator("#inside-out select option")
+    assert options.count() >= 3 and options.nth(2).inner_text().startswith("unit ")
+    page.select_option("#inside-out select", index=2)
+    expect(page.locator(".inside-legend")).to_contain_text("unit ")
+    assert colours() != by_surprisal
+    chars.nth(20).hover()
+    page.screenshot(path=ARTIFACTS / "inside.png", full_page=True)
+
+    # the Training tab draws the run's curves from its metrics
+    page.click("#tab-training")
+    expect(page.locator("#training-chart path.train")).to_have_count(1)
+    expect(page.locator("#training-summary")).to_contain_text("steps")
+    page.screenshot(path=ARTIFACTS / "training.png", full_page=True)
+    assert not problems and not elsewhere, (problems, elsewhere)

@@ -1,0 +1,73 @@
+"""Looking inside a served model: its training curves, each character's prediction, the units that
+track things. What the page's Training and Inside tabs read.
+
+    GET  /api/models/{name}/metrics   the run's metrics.jsonl as JSON (read anew each time: a run
+                                      still training shows its progress)
+    POST /api/inspect                 charrnn.generation.inspection for a text of at most 2,000
+                                      characters: the keys of `charrnn inspect --json`
+    POST /api/neurons                 charrnn.generation.neurons: the units that track a feature
+
+The work runs in a worker thread with a slot, as generation does (429 when none is free).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from fastapi import APIRouter, Request
+
+from charrnn import checkpoint
+from charrnn.generation.inspection import Unit
+from charrnn.generation.neurons import best_per_feature, find_neurons
+from charrnn.serve import schemas
+from charrnn.serve.registry import ServedModel
+from charrnn.serve.responses import ERRORS, server_of
+
+router = APIRouter(prefix="/api", tags=["Inside"])
+
+
+def _locked(entry: ServedModel):
+    return entry.lock or nullcontext()  # one forward at a time on an accelerator (registry.py)
+
+
+@router.get("/models/{name}/metrics", response_model=schemas.MetricsResponse, responses=ERRORS)
+async def metrics(name: str, request: Request) -> dict:
+    """Every line of the run's metrics.jsonl: {"step", "loss", "lr", "chars_per_s", "elapsed"} and the
+    evals' {"step", "val_loss", "val_bpc", "elapsed"}."""
+    entry = server_of(request).model(name)
+    run_dir = entry.model.run_dir
+    return {"model": entry.name, "records": checkpoint.read_metrics(run_dir) if run_dir is not None else []}
+
+
+@router.post("/inspect", response_model=schemas.InspectResponse, responses=ERRORS)
+async def inspect(req: schemas.InspectRequest, request: Request) -> dict:
+    """For each character: surprisal, entropy, the top guesses; activations of the units asked for."""
+    server = server_of(request)
+    entry = server.model(req.model)
+    units = [Unit.parse(u) for u in req.units]  # 400 early for a malformed unit
+
+    def work() -> dict:
+        with _locked(entry):
+            return entry.model.inspect(req.text, top_k=req.top_k, units=units).to_dict(units)
+
+    result = await server.start_call(work).result(server.deadline())
+    return {"model": entry.name, **result}
+
+
+@router.post("/neurons", response_model=schemas.NeuronsResponse, responses=ERRORS)
+async def neurons(req: schemas.NeuronsRequest, request: Request) -> dict:
+    """The units whose activation correlates most with a feature of the text (line position, brackets,
+    quotes, ...), and the best unit for each feature."""
+    server = server_of(request)
+    entry = server.model(req.model)
+
+    def work() -> dict:
+        text = req.text if req.text is not None else entry.model.validation_text(schemas.MAX_INSPECT)
+        with _locked(entry):
+            inspection = entry.model.inspect(text)
+        return {"characters": len(inspection.characters),
+                "units": [f.to_dict() for f in find_neurons(inspection, req.top)],
+                "per_feature": [f.to_dict() for f in best_per_feature(inspection)]}
+
+    result = await server.start_call(work).result(server.deadline())
+    return {"model": entry.name, **result}
