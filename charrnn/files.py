@@ -6,6 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
+_UMASK = os.umask(0o022)  # read once, at import (os.umask can only read by setting), and put back
+os.umask(_UMASK)
+
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temp file beside `path`, fsync, then rename over it: readers (or a second charrnn
@@ -14,6 +17,7 @@ def write_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # as open() would make it: mkstemp's files are private (0600)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

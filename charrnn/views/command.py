@@ -13,10 +13,16 @@ from pathlib import Path
 from charrnn.errors import CharRNNError
 
 EXCERPT_CHARS = 240  # the neurons command shows each top unit on this much of the text
+FINDER_CHARS = 20_000  # --html: the finder reads at most this much (every unit of it is held at once)
 
 
-def _add_model_flags(p: argparse.ArgumentParser) -> None:
+def _add_model_flags(p: argparse.ArgumentParser, text_required: bool) -> None:
+    """The run, where its text comes from, and how the run is loaded."""
     p.add_argument("run", metavar="RUN", help="a run folder")
+    source = p.add_mutually_exclusive_group(required=text_required)
+    source.add_argument("--text", help="the text to read" + ("" if text_required else
+                                                             " (default: the run's validation text)"))
+    source.add_argument("--file", help="a file to read (- for standard input)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of --file (default: utf-8)")
     p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
     p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
@@ -36,10 +42,7 @@ def add_view_parsers(commands) -> None:
     p = commands.add_parser("inspect", help="colour a text by surprisal, entropy or one unit; JSON or HTML too",
                             description="What the model thought at each character of a text: how surprised it was, "
                             "how unsure, what it guessed, and what its units held.")
-    _add_model_flags(p)
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", help="the text to inspect")
-    source.add_argument("--file", help="a file to inspect (- for standard input)")
+    _add_model_flags(p, text_required=True)
     p.add_argument("--color", nargs="+", default=["surprisal"], metavar="WHAT",
                    help="surprisal (default), entropy, or unit L:K (h of unit K in layer L) or unit L:K:c "
                    "(an LSTM's cell state)")
@@ -52,10 +55,7 @@ def add_view_parsers(commands) -> None:
     p = commands.add_parser("neurons", help="find the units that track line position, brackets, quotes, ...",
                             description="Rank hidden units by the correlation of their activation with simple "
                             "features of a text (default: the run's validation text).")
-    _add_model_flags(p)
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--text", help="the text to read (default: the run's validation text)")
-    source.add_argument("--file", help="a file to read (- for standard input)")
+    _add_model_flags(p, text_required=False)
     p.add_argument("--top", type=int, default=10, metavar="N", help="how many units (default: 10)")
     p.add_argument("--max-chars", type=int, default=10_000, metavar="N",
                    help="read at most N characters of the validation text (default: 10000)")
@@ -105,12 +105,14 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     model = load(args.run, device=args.device, which=args.checkpoint)
     text = _text(args)
     shown = units + ([color] if isinstance(color, Unit) and color not in units else [])
-    inspection = model.inspect(text, top_k=args.top_k, units="all" if html_path else shown)
+    findings = []
+    if html_path is not None:  # the page's unit picker offers the finder's units (found on a bounded start)
+        findings = find_neurons(model.inspect(text[:FINDER_CHARS]))
+    carried = list(dict.fromkeys([f.unit for f in findings] + shown))
+    inspection = model.inspect(text, top_k=args.top_k, units=carried)
     if html_path is not None:
         from charrnn.files import write_atomic
 
-        findings = find_neurons(inspection)
-        carried = list(dict.fromkeys([f.unit for f in findings] + shown))
         page = html.page(inspection, findings, carried, f"charrnn inspect {args.run}", terminal.summary(inspection))
         write_atomic(html_path, page.encode())
         print(html_path)

@@ -114,3 +114,11 @@ def test_cell_state_only_for_an_lstm(tiny_lines_run):
 def test_empty_text_is_refused(tiny_lines_run, text):
     with pytest.raises(CharRNNError, match="empty"):
         charrnn.load(tiny_lines_run, device="cpu").inspect(text)
+
+
+def test_a_numpy_engine_run_is_inspected_like_any_other(tmp_path, shakespeare_file):
+    run = charrnn.train(str(shakespeare_file), out=str(tmp_path / "run"), engine="numpy", cell="rnn", layers=1,
+                        hidden=8, embed=0, max_steps=3, batch_size=2, seq_len=16, lr=0.1, eval_every=3,
+                        sample_chars=0).run_dir
+    inspection = charrnn.load(run, device="cpu").inspect("ROMEO: hi", units=["0:7"])
+    assert inspection.mean_surprisal > 0 and len(inspection.activation(Unit(0, 7))) == 9

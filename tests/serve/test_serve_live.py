@@ -161,17 +161,23 @@ def browser():
         chromium.close()
 
 
-def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser, poems_run):
-    from playwright.sync_api import expect
-
+def open_page(browser, server: str):
+    """The page in a new tab, with the script errors it raises and the requests it makes elsewhere."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    vocab = charrnn.load(poems_run, device="cpu").vocab
-    heads = "".join([c for c in vocab.chars if is_line_char(c)][10:14])
     page = browser.new_page(viewport={"width": 1000, "height": 820})
     problems, elsewhere = [], []
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("request", lambda r: r.url.startswith(server) or elsewhere.append(r.url))
     page.goto(f"{server}/")
+    return page, problems, elsewhere
+
+
+def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser, poems_run):
+    from playwright.sync_api import expect
+
+    vocab = charrnn.load(poems_run, device="cpu").vocab
+    heads = "".join([c for c in vocab.chars if is_line_char(c)][10:14])
+    page, problems, elsewhere = open_page(browser, server)
 
     # Poem: an acrostic 五言绝句 that rhymes
     page.select_option("#model", "poems")
@@ -227,12 +233,7 @@ def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser,
 def test_the_page_looks_inside_and_shows_training(server, browser):
     from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1000, "height": 820})
-    problems, elsewhere = [], []
-    page.on("pageerror", lambda e: problems.append(str(e)))
-    page.on("request", lambda r: r.url.startswith(server) or elsewhere.append(r.url))
-    page.goto(f"{server}/")
+    page, problems, elsewhere = open_page(browser, server)
     page.select_option("#model", "shakespeare")
     page.click("#tab-inside")
     page.fill("#inside-form textarea[name=text]", "ROMEO:\nBut soft, what light (through) yonder window breaks?\n")
