@@ -14,6 +14,7 @@ from pathlib import Path
 # Only modules without torch at the top: `charrnn --help` must not wait for it. A command's own
 # code is imported when it runs.
 from charrnn.errors import CharRNNError
+from charrnn.export.command import add_export_parser, cmd_export
 from charrnn.flags import add_dataclass_arguments, given_fields
 from charrnn.generation.options import SamplingOptions
 from charrnn.model_config import ModelConfig
@@ -35,6 +36,7 @@ EXAMPLES = """examples:
   charrnn plot runs/shakespeare runs/shakespeare-gru -o compare.png --x seconds
   charrnn inspect runs/shakespeare --text "ROMEO: What light" --color entropy
   charrnn neurons runs/shakespeare --top 10
+  charrnn export runs/tang-poems --format web -o site/
 """
 
 
@@ -81,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_writing_parsers(commands)
     _add_run_parsers(commands)
     add_view_parsers(commands)
+    add_export_parser(commands)
     add_serve_parser(commands)
     return parser
 
@@ -313,7 +316,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "poem": cmd_poem, "names": cmd_names, "eval": cmd_eval,
-            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve, **VIEW_COMMANDS}
+            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve, "export": cmd_export,
+            **VIEW_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

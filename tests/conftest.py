@@ -86,3 +86,22 @@ def tiny_lines_run(tmp_path_factory) -> Path:
     result = charrnn.train(str(folder / "dinos.txt"), out=str(folder / "run"), mode="lines", max_steps=40,
                            cell="gru", layers=1, hidden=32, **{**TINY_TRAIN, "batch_size": 16})
     return result.run_dir
+
+
+POEM_CHARS = 12_000  # about 200 poems, ~2,000 distinct characters: rhyme groups and heads to spare
+
+
+@pytest.fixture(scope="session")
+def poems_run(tmp_path_factory) -> Path:
+    """A 1x32 GRU trained for 30 steps on the start of tang-poems/poems_small.txt (lines mode)."""
+    import charrnn
+
+    source = MIRROR / "tang-poems" / "poems_small.txt"
+    if not source.exists():
+        pytest.skip(f"corpora mirror not found at {MIRROR}")
+
+    folder = tmp_path_factory.mktemp("poems")
+    (folder / "poems.txt").write_text(source.read_text(encoding="utf-8")[:POEM_CHARS], encoding="utf-8")
+    return charrnn.train(str(folder / "poems.txt"), out=str(folder / "run"), mode="lines", max_steps=30, cell="gru",
+                         layers=1, hidden=32, batch_size=16, seq_len=80, eval_every=30, log_every=10, sample_chars=0,
+                         warmup=5, lr=1e-2, device="cpu").run_dir

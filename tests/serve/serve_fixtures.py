@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MIRROR
-
-POEM_CHARS = 12_000  # about 200 poems, ~2,000 distinct characters: rhyme groups and heads to spare
-
 
 def _once(folder: Path, build) -> Path:
     """Build `folder` unless an earlier test file of this session already did."""
@@ -24,25 +20,6 @@ def _once(folder: Path, build) -> Path:
         build(folder)
         (folder / "done").write_text("")
     return folder
-
-
-@pytest.fixture(scope="session")
-def poems_run(tmp_path_factory) -> Path:
-    """A 1x32 GRU trained for 30 steps on the start of tang-poems/poems_small.txt (lines mode)."""
-    import charrnn
-
-    source = MIRROR / "tang-poems" / "poems_small.txt"
-    if not source.exists():
-        pytest.skip(f"corpora mirror not found at {MIRROR}")
-
-    def build(folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "poems.txt").write_text(source.read_text(encoding="utf-8")[:POEM_CHARS], encoding="utf-8")
-        charrnn.train(str(folder / "poems.txt"), out=str(folder / "run"), mode="lines", max_steps=30, cell="gru",
-                      layers=1, hidden=32, batch_size=16, seq_len=80, eval_every=30, log_every=10, sample_chars=0,
-                      warmup=5, lr=1e-2, device="cpu")
-
-    return _once(tmp_path_factory.getbasetemp() / "serve-poems", build) / "run"
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from charrnn.serve import Limits, create_app
 from charrnn.generation.streaming import StopCutter
 from charrnn.serve.registry import find_runs
 from charrnn.writers.poems import is_line_char
-from serve_fixtures import poems_run, runs_folder, sse_json  # noqa: F401 (fixtures)
+from serve_fixtures import runs_folder, sse_json  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(scope="module")

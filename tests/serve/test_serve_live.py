@@ -20,7 +20,7 @@ import charrnn
 from charrnn.serve import create_app
 from charrnn.writers.poems import is_line_char
 from conftest import REPO_ROOT
-from serve_fixtures import live_server, poems_run, runs_folder  # noqa: F401 (fixtures)
+from serve_fixtures import live_server, runs_folder  # noqa: F401 (fixtures)
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "serve"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
