@@ -28,7 +28,11 @@ def train_stopped_during(setup, at: int):
                 self.stop_requested = True
             return super().learning_rate()
 
-    return StopsDuring(setup, ENGINES[setup.config.engine](setup)).fit()
+    try:
+        return StopsDuring(setup, ENGINES[setup.config.engine](setup)).fit()
+    finally:
+        if setup.lock is not None:
+            setup.lock.release()
 
 
 @pytest.fixture(autouse=True)

@@ -39,5 +39,9 @@ def run_training(train_flags: dict, model_flags: dict) -> TrainResult:
 
 
 def fit(setup: RunSetup) -> TrainResult:
-    """Train a prepared run with the engine it asks for."""
-    return Trainer(setup, ENGINES[setup.config.engine](setup)).fit()
+    """Train a prepared run with the engine it asks for; the run folder's lock is let go at the end."""
+    try:
+        return Trainer(setup, ENGINES[setup.config.engine](setup)).fit()
+    finally:
+        if setup.lock is not None:
+            setup.lock.release()

@@ -41,6 +41,7 @@ from charrnn.training import distributed
 from charrnn.training.preparation import RunSetup, describe
 
 EVAL_SAMPLE = SamplingOptions(temperature=0.8)  # the sample printed at each eval
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each saves after the step and stops, as Ctrl-C does
 
 
 @dataclass
@@ -241,19 +242,20 @@ class Trainer:
         if self.world.is_main:
             checkpoint.truncate_metrics(self.run_dir, self.step)
 
-    # --- Ctrl-C: finish the step, save, stop ----------------------------------------------------
+    # --- Ctrl-C or SIGTERM (a service manager's stop): finish the step, save, stop ----------------
     def _catch_ctrl_c(self):
         if threading.current_thread() is not threading.main_thread():
             return None
 
         def handler(signum, frame):
-            if self.stop_requested:  # a second Ctrl-C: stop now
+            if self.stop_requested:  # a second one: stop now
                 raise KeyboardInterrupt
             self.stop_requested = True
-            print("\nCtrl-C: saving after this step (press again to quit without saving)", file=sys.stderr, flush=True)
+            what = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            print(f"\n{what}: saving after this step (again to quit without saving)", file=sys.stderr, flush=True)
 
-        return signal.signal(signal.SIGINT, handler)
+        return {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
 
     def _restore_ctrl_c(self, previous) -> None:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)

@@ -20,6 +20,7 @@ from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import ModelConfig
 from charrnn.training.config import FIXED_ON_RESUME, TrainConfig, apply_preset, check_engine
+from charrnn.training.lock import RunLock
 
 
 @dataclass
@@ -30,6 +31,7 @@ class RunSetup:
     batches: StreamBatches | LineBatches
     run_dir: Path
     init_weights: Path | None = None  # --init-from: the weights to start from
+    lock: RunLock | None = None  # rank 0 holds the run folder while it trains (lock.py)
 
 
 def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> RunSetup:
@@ -37,7 +39,7 @@ def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> 
     vocab.json only when everything checked out. Under torchrun the other ranks come after rank 0
     (main_process=False): they read the same corpus and neither check nor write the folder."""
     if train_given.get("resume"):
-        return resume_run(train_given, model_given)
+        return resume_run(train_given, model_given, main_process)
     train_given, model_given = apply_preset(train_given, model_given)
     config = TrainConfig(**train_given)
     if config.init_from:
@@ -76,24 +78,31 @@ def fine_tune_run(config: TrainConfig, model_given: dict, main_process: bool = T
     return _finish(config, info.model, corpus, run_dir, main_process, checkpoint.weights_file(base, "best"))
 
 
-def resume_run(train_given: dict, model_given: dict) -> RunSetup:
+def resume_run(train_given: dict, model_given: dict, main_process: bool = True) -> RunSetup:
     """The run in --out, continued: its saved flags, with the few a resume may change (the budget,
     evals, logging, the engine) taken from the command line."""
     run_dir = Path(TrainConfig(**train_given).out)  # the flags are valid on their own; --resume needs --out
     if not checkpoint.is_run(run_dir):
         raise CharRNNError(f"--resume: {run_dir} is not a run folder (nothing to resume); drop --resume to start it")
-    info, vocab = checkpoint.read_run(run_dir)
-    saved = TrainConfig(**{k: v for k, v in info.train.items() if k in field_names(TrainConfig)})
-    given = dict(train_given)
-    if "inputs" in given:
-        given["inputs"] = [str(Path(p).resolve()) for p in given["inputs"]]
-    _check_unchanged(given, saved, FIXED_ON_RESUME, "run")
-    _check_unchanged(model_given, info.model, model_given, "model")
-    changes = {k: v for k, v in train_given.items() if k not in FIXED_ON_RESUME and k != "out"}
-    config = dataclasses.replace(saved, **changes)
-    files, name, _ = corpus_files(config)
-    corpus = load_corpus(files, info.mode, encoding=config.encoding, vocab=vocab, val_frac=config.val_frac, name=name)
-    return _finish(config, info.model, corpus, run_dir, write_files=False)
+    lock = RunLock(run_dir).acquire() if main_process else None  # rank 0 holds it for every rank
+    try:
+        info, vocab = checkpoint.read_run(run_dir)
+        saved = TrainConfig(**{k: v for k, v in info.train.items() if k in field_names(TrainConfig)})
+        given = dict(train_given)
+        if "inputs" in given:
+            given["inputs"] = [str(Path(p).resolve()) for p in given["inputs"]]
+        _check_unchanged(given, saved, FIXED_ON_RESUME, "run")
+        _check_unchanged(model_given, info.model, model_given, "model")
+        changes = {k: v for k, v in train_given.items() if k not in FIXED_ON_RESUME and k != "out"}
+        config = dataclasses.replace(saved, **changes)
+        files, name, _ = corpus_files(config)
+        corpus = load_corpus(files, info.mode, encoding=config.encoding, vocab=vocab, val_frac=config.val_frac,
+                             name=name)
+        return dataclasses.replace(_finish(config, info.model, corpus, run_dir, write_files=False), lock=lock)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
 
 
 def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_dir: Path, write_files: bool,
@@ -106,13 +115,26 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
     if len(corpus.val) < 2 and config.val_frac > 0:
         raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "
                            f"{config.val_frac}; add text or use --val-frac 0")
-    if write_files:  # a new run's files (rank 0), written only now that everything checked out
+    lock = _write_new_run(config, model_config, corpus, run_dir) if write_files else None
+    return RunSetup(config, model_config, corpus, batches, run_dir, init_weights, lock)
+
+
+def _write_new_run(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_dir: Path) -> RunLock:
+    """config.json, vocab.json (and train_lines.txt), under the run folder's lock, which stays held."""
+    lock = RunLock(run_dir).acquire()
+    try:
+        if checkpoint.is_run(run_dir):  # written by another trainer since the first check
+            raise CharRNNError(f"{run_dir} already holds a run: continue it with --resume, "
+                               f"or choose another --out (it is never overwritten)")
         info = checkpoint.RunInfo(model=model_config, train=_saved_train_dict(config), mode=corpus.mode)
         checkpoint.write_run_files(run_dir, info, corpus.vocab)
         if corpus.mode == "lines":
             lines = corpus.vocab.as_text(np.concatenate([corpus.train, corpus.val]))
             checkpoint.atomic_write(run_dir / checkpoint.TRAIN_LINES, lines.encode())
-    return RunSetup(config, model_config, corpus, batches, run_dir, init_weights)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
 
 
 def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:

@@ -135,3 +135,33 @@ def test_loss_falls_in_both_modes(tiny_run, tiny_lines_run):
     for run in (tiny_run, tiny_lines_run):
         metrics = [r for r in checkpoint.read_metrics(run) if "loss" in r]
         assert metrics[-1]["loss"] < metrics[0]["loss"]
+
+
+def test_one_trainer_per_run_folder_and_a_killed_one_leaves_no_lock(tmp_path, shakespeare_file):
+    run = tmp_path / "run"
+    first = run_cli(*train_args(shakespeare_file, run))
+    for _ in range(600):  # until it has written its run files and holds the folder
+        if checkpoint.is_run(run) and (run / ".lock").read_text().strip() == str(first.pid):
+            break
+        time.sleep(0.05)
+    second = subprocess.run([sys.executable, "-m", "charrnn", "train", "--out", str(run), "--resume"],
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 2 and second.stderr.count("\n") == 1
+    assert f"(pid {first.pid}) is training this run" in second.stderr
+    new = subprocess.run([sys.executable, "-m", "charrnn", "train", str(shakespeare_file), "--out", str(run)],
+                         capture_output=True, text=True, timeout=120)
+    assert new.returncode == 2 and ("already holds a run" in new.stderr or "is training this run" in new.stderr)
+    first.kill()
+    first.communicate(timeout=60)
+    resumed = charrnn.train(out=str(run), resume=True, max_steps=3)  # SIGKILL left no lock behind
+    assert resumed.steps >= 3
+
+
+def test_sigterm_saves_and_resumes_bit_identically(tmp_path, shakespeare_file):
+    straight = run_cli(*train_args(shakespeare_file, tmp_path / "straight"))
+    stopped = run_cli(*train_args(shakespeare_file, tmp_path / "stopped"))
+    assert interrupt_at(stopped, 30, signal.SIGTERM) == 130
+    resumed = run_cli("train", "--out", str(tmp_path / "stopped"), "--resume")
+    assert resumed.communicate(timeout=300)[0] is not None and resumed.returncode == 0
+    straight.communicate(timeout=300)
+    assert_same_weights(tmp_path / "straight", tmp_path / "stopped")
