@@ -188,7 +188,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
-    temperatures = decoding.pop("temperature", [1.0])
+    temperatures = decoding.pop("temperature", [SamplingOptions().temperature])
     if args.interactive:
         from charrnn.writers.interactive import interactive
 
@@ -232,7 +232,7 @@ def cmd_poem(args: argparse.Namespace) -> int:
     form = PoemForm.from_options(args.form, args.chars_per_line, args.lines, args.acrostic, args.rhyme)
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
-    several = len(decoding.get("temperature", [1.0])) > 1
+    several = len(decoding.get("temperature", ())) > 1
     poems = write_poems(model, form, args.num, **decoding)
     if args.json:
         print(json.dumps([{"poem": p.text, "lines": poem_lines(p.text), "temperature": p.temperature,
@@ -256,7 +256,7 @@ def cmd_names(args: argparse.Namespace) -> int:
     rules = NameRules(args.min_len, args.max_len, args.starts_with)
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
-    several = len(decoding.get("temperature", [1.0])) > 1
+    several = len(decoding.get("temperature", ())) > 1
     result = write_names(model, args.num, rules, new_only=args.new_only, **decoding)
     if args.json:
         print(json.dumps([{"name": n.name, "temperature": n.temperature, "new": n.new, "logprob": n.logprob}

@@ -25,8 +25,8 @@ import numpy as np
 
 from charrnn.data.cache import cache_dir
 from charrnn.data.datasets import dataset_files, get_dataset
-from charrnn.errors import CharRNNError, warn
 from charrnn.data.textstream import keep_lines, text_chunks
+from charrnn.errors import CharRNNError, warn
 from charrnn.vocab import EOS, UNK, Vocabulary
 
 MODES = ("stream", "lines")

@@ -4,6 +4,8 @@ and stream), the CLI, the server (/api/generate, /v1/completions) and the traini
     text_steps   the one step loop: per step, each sample's next character (None once it has ended)
     Transcript   the samples' text so far, cut at the stop strings, with each one's finish reason
     StopCutter   one sample's text, released as it comes, holding back only what may begin a stop
+    written_pieces  the steps through a Transcript, as (sample, text) in the order written
+    cut_sample   a finished Sample cut at the first stop string
     random_seed, make_generator, prime_warning, stop_list, temperatures: the small shared helpers
 
 A sample's finish reason, as OpenAI's: "stop" when it met a stop string or its end token,

@@ -29,6 +29,7 @@ from charrnn.errors import CharRNNError
 from charrnn.generation.options import sampling_options
 from charrnn.generation.streaming import prime_warning, random_seed, stop_list
 from charrnn.serve import schemas
+from charrnn.serve.auth import ApiKey
 from charrnn.serve.docs import add_docs
 from charrnn.serve.errors import TimeLimit
 from charrnn.serve.inside_api import router as inside_router
@@ -54,8 +55,9 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' d
 
 def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedModel] | None = None,
                limits: Limits | None = None, cors: Sequence[str] = (), device: str = "auto",
-               which: str = "best") -> FastAPI:
-    """An app serving the run (or folder of runs) at `path`, or already loaded `models` {name: model}."""
+               which: str = "best", api_key: str | None = None) -> FastAPI:
+    """An app serving the run (or folder of runs) at `path`, or already loaded `models` {name: model}.
+    `api_key`: /api and /v1 need `Authorization: Bearer <api_key>` (auth.py)."""
     if (path is None) == (models is None):
         raise ValueError("give a run path or loaded models: one of them")
     limits = limits or Limits()
@@ -76,6 +78,8 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
                   description="Character-level language models that write: stories, poems, names. See docs/serve.md.")
     add_error_handlers(app)
     app.add_middleware(BodyLimit, max_body=limits.max_body)
+    if api_key:
+        app.add_middleware(ApiKey, key=api_key)
     if cors:  # outermost, so that even the body cap's 413 carries the CORS headers
         app.add_middleware(CORSMiddleware, allow_origins=list(cors), allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type", "Authorization"])

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
 import sys
 
+from charrnn.errors import CharRNNError
 from charrnn.serve.limits import Limits
+
+KEY_ENV = "CHARRNN_API_KEY"  # as serve.auth names it; here so the flags need no starlette
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,6 +37,8 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
                    help="allow cross-origin requests from this origin (e.g. http://localhost:3000); repeatable; "
                    "default: none")
+    p.add_argument("--api-key", default=None, metavar="KEY",
+                   help=f"require `Authorization: Bearer KEY` on /api and /v1 (default: ${KEY_ENV}, else none)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="torch threads per operation (default: 1, since requests side by side already use the "
                    "cores, and idle-spinning torch threads slow everything on shared cores; 0 = torch's choice)")
@@ -47,7 +53,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from charrnn.device import pick_device
-    from charrnn.errors import CharRNNError
     from charrnn.serve.app import create_app
     from charrnn.serve.registry import check_runs
 
@@ -58,16 +63,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     limits = Limits(args.max_concurrency, args.timeout, args.max_body)
     pick_device(args.device)  # an unavailable device is one line now, not a failed start-up
     runs = check_runs(args.path)  # a bad run is one line now; the weights are loaded at start-up
-    if not _is_loopback(args.host):
-        print(f"charrnn: warning: listening on {args.host}: anyone who can reach it can use the models "
-              f"(there is no authentication)", file=sys.stderr)
+    api_key = args.api_key if args.api_key is not None else os.environ.get(KEY_ENV) or None
+    if api_key is not None and not api_key.strip():
+        raise CharRNNError("--api-key: the key is empty")
+    if not _is_loopback(args.host) and not api_key:
+        print(f"charrnn: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
+              f"the models", file=sys.stderr)
     print(f"charrnn: serving {', '.join(runs)} on http://{args.host}:{args.port}/ (API docs at /docs)",
           file=sys.stderr, flush=True)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    app = create_app(args.path, limits=limits, cors=args.cors, device=args.device, which=args.checkpoint)
+    app = create_app(args.path, limits=limits, cors=args.cors, device=args.device, which=args.checkpoint,
+                     api_key=api_key)
     config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level=args.log_level,
                             timeout_graceful_shutdown=5, server_header=False)
     server = uvicorn.Server(config)

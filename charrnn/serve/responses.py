@@ -26,7 +26,7 @@ from charrnn.serve import schemas
 from charrnn.serve.errors import TimeLimit, error_body, one_line
 from charrnn.serve.jobs import Server
 
-ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 404, 413, 422, 429, 503)}  # for /docs
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}  # for /docs
 
 
 def server_of(request: Request) -> Server:

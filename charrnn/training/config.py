@@ -143,10 +143,13 @@ def apply_preset(train_given: dict, model_given: dict) -> tuple[dict, dict]:
     return train_given, model_given
 
 
-def check_engine(config: TrainConfig, model: ModelConfig) -> None:
+def check_engine(config: TrainConfig, model: ModelConfig, processes: int = 1) -> None:
     """Refuse, in one line, the flags the engine cannot honour (the model config must be resolved)."""
     if config.engine != "numpy":
         return
+    if processes > 1:
+        raise CharRNNError(f"--engine numpy trains in one process: run it without torchrun "
+                           f"(this is one of {processes})")
     if model.embed > 0:
         raise CharRNNError(f"--engine numpy feeds characters as one-hot vectors and has no embedding: "
                            f"pass --embed 0 (this model asks for an embedding of {model.embed})")

@@ -165,8 +165,9 @@ class Trainer:
             improved = self.last_val < self.best_val
             if improved:
                 self.best_val = self.last_val
-            bar.write(f"step {self.step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
-                      f"{' (best)' if improved else ''} | {self.elapsed:.0f}s")
+            if self.world.is_main:
+                bar.write(f"step {self.step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
+                          f"{' (best)' if improved else ''} | {self.elapsed:.0f}s")
         if not self.world.is_main:
             return
         checkpoint.append_metrics(self.run_dir, record)

@@ -19,6 +19,7 @@ from charrnn.data.corpus import Corpus, load_corpus, source_files
 from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import ModelConfig
+from charrnn.training import distributed
 from charrnn.training.config import FIXED_ON_RESUME, TrainConfig, apply_preset, check_engine
 from charrnn.training.lock import RunLock
 
@@ -110,7 +111,7 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
     """The shared tail: the checks every path needs, the batches, and (new runs, rank 0) the run files."""
     if not config.resume:
         config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode)
-    check_engine(config, model_config)
+    check_engine(config, model_config, distributed.current().size)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
     if len(corpus.val) < 2 and config.val_frac > 0:
         raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "

@@ -35,7 +35,7 @@ class TorchEngine:
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
             self.model.load_state_dict(tensors)
-        elif not self.config.resume:  # a resumed run restores its weights instead
+        elif not (self.config.resume and (setup.run_dir / checkpoint.TRAINER).exists()):  # else restored
             counts = token_counts(setup.corpus.train, setup.model_config.vocab_size)
             self.model.set_output_prior(torch.from_numpy(counts))
         self.model.train()

@@ -3,6 +3,7 @@ bad input answered with a one-line JSON error and a 4xx status, never a 500."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import time
@@ -390,3 +391,44 @@ def test_json_keeps_chinese_as_utf8(client):
     assert response.headers["content-type"] == "application/json"
     text = response.json()["samples"][0]["text"]
     assert json.loads(response.content.decode("utf-8"))["samples"][0]["text"] == text
+
+
+def test_an_api_key_guards_the_api_but_not_the_page(runs_folder):
+    with TestClient(create_app(runs_folder, device="cpu", api_key="s3cret")) as c:
+        assert "this server needs an API key" in one_line_error(c.get("/api/models"), 401)
+        assert "not right" in one_line_error(c.get("/api/models", headers={"Authorization": "Bearer nope"}), 401)
+        refused = c.post("/v1/completions", json={"model": "dinos"})
+        assert refused.status_code == 401 and refused.json()["error"]["type"] == "invalid_request_error"
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        good = {"Authorization": "Bearer s3cret"}
+        assert c.get("/api/models", headers=good).status_code == 200
+        assert c.post("/v1/completions", json={"model": "dinos", "max_tokens": 3}, headers=good).status_code == 200
+        for open_path in ("/health", "/", "/static/app.js", "/inside/inside.js", "/docs", "/openapi.json"):
+            assert c.get(open_path).status_code == 200, open_path
+
+
+def test_the_serve_command_reads_the_key_from_the_environment(runs_folder, monkeypatch, capsys):
+    import charrnn.serve.command as command
+
+    seen = {}
+
+    class NoServer:
+        def __init__(self, config):
+            seen["app"], self.started = config.app, True
+
+        def run(self):
+            pass
+
+    monkeypatch.setattr("uvicorn.Server", NoServer)
+    monkeypatch.setenv("CHARRNN_API_KEY", "from-env")
+    args = argparse.Namespace(path=str(runs_folder), host="0.0.0.0", port=0, max_concurrency=2, timeout=10.0,
+                              max_body=65536, cors=[], threads=0, device="cpu", checkpoint="best",
+                              log_level="warning", api_key=None)
+    assert command.cmd_serve(args) == 0
+    assert "without --api-key" not in capsys.readouterr().err
+    with TestClient(seen["app"]) as c:
+        assert c.get("/api/models").status_code == 401
+        assert c.get("/api/models", headers={"Authorization": "Bearer from-env"}).status_code == 200
+    monkeypatch.delenv("CHARRNN_API_KEY")
+    assert command.cmd_serve(args) == 0
+    assert "without --api-key: anyone who can reach it" in capsys.readouterr().err

@@ -6,8 +6,22 @@ const state = { models: [], controller: null };
 
 // --- talking to the server -----------------------------------------------------------------------------
 
+// Every API request: with the server's key when it asks for one (401), asked once and kept for this
+// tab (sessionStorage), never in the page's address or the server's logs.
+async function api(path, init = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const key = sessionStorage.getItem("charrnn-api-key");
+    const headers = { ...(init.headers || {}), ...(key ? { Authorization: `Bearer ${key}` } : {}) };
+    const response = await fetch(path, { ...init, headers });
+    if (response.status !== 401 || attempt > 0) return response;
+    const given = window.prompt("This server needs an API key:");
+    if (!given) return response;
+    sessionStorage.setItem("charrnn-api-key", given.trim());
+  }
+}
+
 async function post(path, body, signal) {
-  const response = await fetch(path, {
+  const response = await api(path, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), signal,
   });
   if (!response.ok) throw new Error(await errorText(response));
@@ -82,7 +96,7 @@ async function run(form, task) {
 // --- models and tabs -------------------------------------------------------------------------------
 
 async function loadModels() {
-  const response = await fetch("/api/models");
+  const response = await api("/api/models");
   if (!response.ok) throw new Error(await errorText(response));
   state.models = await response.json();
   const select = $("#model");

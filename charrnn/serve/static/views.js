@@ -65,7 +65,7 @@ function drawCurves(records) {
 
 async function refreshCurves() {
   if ($("#panel-training").hidden || !currentModel()) return;
-  const response = await fetch(`/api/models/${encodeURIComponent(currentModel().name)}/metrics`);
+  const response = await api(`/api/models/${encodeURIComponent(currentModel().name)}/metrics`);
   if (!response.ok) throw new Error(await errorText(response));
   drawCurves((await response.json()).records);
 }
