@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import signal
 import sys
 
 from charrnn.errors import CharRNNError
@@ -79,9 +80,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
                      api_key=api_key)
     config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level=args.log_level,
                             timeout_graceful_shutdown=5, server_header=False)
-    server = uvicorn.Server(config)
+    server = _graceful_server_class()(config)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the stop signal after its shutdown:
+        signal.signal(sig, lambda *_: None)     # handled here, so a requested stop exits 0
     server.run()
     return 0 if server.started else 2
+
+
+def _graceful_server_class():
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """On SIGTERM or Ctrl-C, first end the requests under way (streams get an `error` event), so
+        the shutdown does not wait for them; then uvicorn's own shutdown."""
+
+        def handle_exit(self, sig, frame) -> None:
+            server = getattr(self.config.app.state, "server", None)
+            if server is not None:
+                server.stop()
+            super().handle_exit(sig, frame)
+
+    return GracefulServer
 
 
 def _is_loopback(host: str) -> bool:

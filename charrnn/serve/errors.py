@@ -9,6 +9,10 @@ class TimeLimit(Exception):
     """The request ran past the server's time limit (answered 503)."""
 
 
+class Stopping(TimeLimit):
+    """The server is shutting down (SIGTERM or Ctrl-C): answered 503, or an `error` event mid-stream."""
+
+
 def one_line(text: str) -> str:
     return " ".join(str(text).split())
 

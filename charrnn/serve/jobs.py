@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
@@ -24,7 +25,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from charrnn.serve.errors import TimeLimit
+from charrnn.serve.errors import Stopping, TimeLimit
 from charrnn.serve.limits import Limits, Slots
 from charrnn.serve.registry import ServedModel
 
@@ -42,6 +43,7 @@ class Job:
     def __init__(self, work: Callable[[], Iterator[Any]], pool: ThreadPoolExecutor, done: Callable[[], None],
                  max_batch: int = 8) -> None:
         self.loop = asyncio.get_running_loop()
+        self.stopped = False
         self.queue: asyncio.Queue = asyncio.Queue()
         self.cancelled = threading.Event()
         self.max_batch = max_batch  # items per batch at most, so a stream comes in small pieces
@@ -50,6 +52,11 @@ class Job:
 
     def cancel(self) -> None:
         self.cancelled.set()
+
+    def stop(self) -> None:
+        """The server is stopping: the writer stops, and the reader gets Stopping at once (from any thread)."""
+        self.cancelled.set()
+        self._hand_over(_Failed(Stopping("the server is stopping: try again in a moment")))
 
     def _hand_over(self, item: Any) -> None:
         try:
@@ -121,6 +128,7 @@ class Server:
     pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
+        self.jobs: weakref.WeakSet[Job] = weakref.WeakSet()  # under way, for stop()
         self.slots = Slots(self.limits.max_concurrency)
         # One worker per slot, so a job never waits for a thread (the slots are the only queue: none).
         self.pool = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="charrnn-write")
@@ -143,7 +151,9 @@ class Server:
             raise HTTPException(429, f"the server is busy ({self.slots.size} requests under way): retry shortly",
                                 headers={"Retry-After": str(self.limits.retry_after)})
         try:
-            return Job(work, self.pool, self.slots.give_back, max_batch)
+            job = Job(work, self.pool, self.slots.give_back, max_batch)
+            self.jobs.add(job)
+            return job
         except RuntimeError:  # the pool is shut down: the server is stopping
             self.slots.give_back()
             raise HTTPException(503, "the server is stopping") from None
@@ -151,6 +161,11 @@ class Server:
     def start_call(self, fn: Callable[[], Any]) -> Job:
         """A one-shot job: `fn()` in a worker thread."""
         return self.start(lambda: iter([fn()]))
+
+    def stop(self) -> None:
+        """End every request under way now (a stream gets an `error` event), before the sockets close."""
+        for job in list(self.jobs):
+            job.stop()
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
