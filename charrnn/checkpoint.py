@@ -153,8 +153,26 @@ def weights_file(folder: Path, which: str = "best") -> Path:
 
 
 def append_metrics(folder: Path, record: dict) -> None:
-    with open(Path(folder) / METRICS, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record) + "\n")
+    """One line, appended (a line cut short by a kill is skipped by read_metrics)."""
+    path = Path(folder) / METRICS
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+    except OSError as e:
+        raise CharRNNError(f"could not write {path} ({e.strerror or e}); the checkpoints are intact") from None
+
+
+def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """`tensors` into `model`, with one-line errors for a file whose tensors are not weights or do not fit."""
+    wrong = sorted(k for k, v in tensors.items() if not v.is_floating_point())
+    if wrong:
+        raise CharRNNError(f"{source}: {wrong[0]} holds {tensors[wrong[0]].dtype} values where weights are "
+                           f"floating point: a damaged or foreign file")
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError:
+        raise CharRNNError(f"{source}: the weights do not match the model in config.json (were config.json or "
+                           f"vocab.json changed?)") from None
 
 
 def read_metrics(folder: Path) -> list[dict]:

@@ -190,12 +190,10 @@ def load(run_dir: str | Path, device: str = "auto", which: str = "best") -> Trai
     """Open a run folder: its config, vocabulary and `best` (or `last`) weights."""
     run_dir = Path(run_dir)
     info, vocab = checkpoint.read_run(run_dir)
-    tensors, _ = checkpoint.load_tensors(checkpoint.weights_file(run_dir, which))
+    weights = checkpoint.weights_file(run_dir, which)
+    tensors, _ = checkpoint.load_tensors(weights)
     dev = pick_device(device)
     model = CharRNN(info.model)
-    try:
-        model.load_state_dict(tensors)
-    except RuntimeError:
-        raise CharRNNError(f"{run_dir}: the weights do not match the model in config.json") from None
+    checkpoint.load_weights(model, tensors, weights)
     model.to(dev).eval()
     return TrainedModel(model, vocab, info, run_dir, dev)

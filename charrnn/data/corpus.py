@@ -122,10 +122,13 @@ def encode_text(text: str, vocab: Vocabulary, mode: str) -> tuple[np.ndarray, in
     return ids, int((ids == UNK).sum())
 
 
+def _stats(files: list[Path]) -> list[tuple[str, int, int]]:
+    return [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+
+
 def _cache_key(files: list[Path], encoding: str, mode: str, max_vocab: int | None,
                vocab: Vocabulary | None) -> str:
-    stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    spec = {"v": CACHE_VERSION, "files": stats, "encoding": encoding, "mode": mode,
+    spec = {"v": CACHE_VERSION, "files": _stats(files), "encoding": encoding, "mode": mode,
             "max_vocab": max_vocab, "vocab": vocab.chars if vocab else None}
     return hashlib.sha256(json.dumps(spec, ensure_ascii=False).encode()).hexdigest()[:24]
 
@@ -165,6 +168,7 @@ def encode_files(files: list[Path], mode: str, encoding: str = "utf-8", max_voca
     """All files as one id array (a vocabulary is built unless `vocab` is given): (ids, vocab,
     characters read as <unk>). The ids are a token file in the cache, memory-mapped, written once
     per corpus: the files are streamed through twice (count, then encode), never loaded whole."""
+    before = _stats(files)
     folder = cache_dir() / "tokens" / _cache_key(files, encoding, mode, max_vocab, vocab)
     cached = _load_cache(folder)
     if cached is not None:
@@ -191,6 +195,10 @@ def encode_files(files: list[Path], mode: str, encoding: str = "utf-8", max_voca
     if length == 0:
         tmp.unlink(missing_ok=True)
         raise CharRNNError(f"{', '.join(map(str, files[:3]))}: the corpus is empty")
+    if _stats(files) != before:  # written to while it was read: the tokens may mix two versions
+        tmp.unlink(missing_ok=True)
+        raise CharRNNError(f"{', '.join(map(str, files[:3]))}: a file changed while it was read; "
+                           f"train again once it is written")
     (folder / "vocab.json").write_text(vocab.to_json(), encoding="utf-8")
     (folder / "meta.json").write_text(json.dumps({"dtype": np.dtype(vocab.dtype).name, "length": length,
                                                   "unknown": unknown}), encoding="utf-8")

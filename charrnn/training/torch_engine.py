@@ -23,7 +23,7 @@ class TorchEngine:
     per_sequence_loss = False
 
     def __init__(self, setup: RunSetup) -> None:
-        self.config, self.stream = setup.config, setup.corpus.mode == "stream"
+        self.config, self.stream, self.run_dir = setup.config, setup.corpus.mode == "stream", setup.run_dir
         self.world = distributed.current()
         distributed.check_batch(self.config.batch_size, self.world)
         self.rows = self.world.shard(self.config.batch_size)  # this rank's streams of the global batch
@@ -34,7 +34,7 @@ class TorchEngine:
         self.model = CharRNN(setup.model_config).to(self.device)  # the plain module: what is saved
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
-            self.model.load_state_dict(tensors)
+            checkpoint.load_weights(self.model, tensors, setup.init_weights)
         elif not (self.config.resume and (setup.run_dir / checkpoint.TRAINER).exists()):  # else restored
             counts = token_counts(setup.corpus.train, setup.model_config.vocab_size)
             self.model.set_output_prior(torch.from_numpy(counts))
@@ -88,7 +88,8 @@ class TorchEngine:
 
     def restore(self, tensors: dict[str, torch.Tensor]) -> None:
         """Weights, AdamW's moments (none after a numpy-engine run: AdamW starts fresh) and this rank's carry."""
-        self.model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        checkpoint.load_weights(self.model, weights, self.run_dir / checkpoint.TRAINER)
         optim_state: dict[int, dict] = {}
         for key, value in tensors.items():
             if key.startswith("optim."):
