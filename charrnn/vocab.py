@@ -35,6 +35,10 @@ class Vocabulary:
     def __post_init__(self) -> None:
         if any(len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars):
             raise CharRNNError("vocabulary: characters must be distinct single code points")
+        surrogates = [c for c in self.chars if "\ud800" <= c <= "\udfff"]
+        if surrogates:
+            raise CharRNNError(f"vocabulary: U+{ord(surrogates[0]):04X} is half of a UTF-16 surrogate pair, "
+                               f"not a character: the text was decoded wrongly")
         self._index = {c: i + len(SPECIALS) for i, c in enumerate(self.chars)}
         codes = np.array([ord(c) for c in self.chars], dtype=np.int64)
         self._table = np.full(int(codes.max()) + 1 if len(codes) else 1, UNK, dtype=self.dtype)

@@ -37,7 +37,7 @@ from charrnn.serve.jobs import Server
 from charrnn.serve.limits import BodyLimit, Limits
 from charrnn.serve.openai_api import router as openai_router
 from charrnn.serve.registry import load_models, serve_models
-from charrnn.serve.responses import ERRORS, add_error_handlers, event_stream, server_of, sse
+from charrnn.serve.responses import ERRORS, STREAMED, add_error_handlers, event_stream, server_of, sse
 from charrnn.serve.writing import Writing
 from charrnn import views
 from charrnn.trained import TrainedModel
@@ -112,7 +112,7 @@ def _add_info_routes(app: FastAPI) -> None:
 
 
 def _add_generate_route(app: FastAPI) -> None:
-    @app.post("/api/generate", response_model=schemas.GenerateResponse, responses=ERRORS)
+    @app.post("/api/generate", response_model=schemas.GenerateResponse, responses={**ERRORS, **STREAMED})
     async def generate(req: schemas.GenerateRequest, request: Request):
         """The continuation of `prime`. With `"stream": true`, Server-Sent Events: `{"index", "text"}`
         per piece, then `event: done` with the finish reasons, or `event: error`."""

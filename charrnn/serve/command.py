@@ -26,7 +26,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         "the page at /, the API at /api and /v1, its documentation at /docs. See docs/serve.md.")
     p.add_argument("path", metavar="PATH", help="a run folder, or a folder whose sub-folders are runs")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
-                   "only; the API has no authentication, so think before using 0.0.0.0)")
+                   "only; on any other address, give --api-key)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any free port)")
     p.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency, metavar="N",
                    help=f"generation requests under way at once; more are answered 429 with Retry-After "

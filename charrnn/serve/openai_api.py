@@ -25,21 +25,21 @@ from charrnn.errors import CharRNNError
 from charrnn.generation.options import sampling_options
 from charrnn.generation.streaming import random_seed, stop_list
 from charrnn.serve.errors import TimeLimit
-from charrnn.serve.responses import ERRORS, event_stream, server_of, sse
+from charrnn.serve.responses import OPENAI_ERRORS, STREAMED, event_stream, server_of, sse
 from charrnn.serve.schemas import CompletionRequest
 from charrnn.serve.writing import Writing
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
 
-@router.get("/models")
+@router.get("/models", responses=OPENAI_ERRORS)
 async def models(request: Request) -> dict:
     created = int(time.time())
     return {"object": "list", "data": [{"id": name, "object": "model", "created": created, "owned_by": "charrnn"}
                                        for name in server_of(request).models]}
 
 
-@router.post("/completions", responses=ERRORS)
+@router.post("/completions", responses={**OPENAI_ERRORS, **STREAMED})
 async def completions(req: CompletionRequest, request: Request):
     """Legacy completions: `max_tokens` characters after `prompt`, `n` choices."""
     if req.logprobs is not None:

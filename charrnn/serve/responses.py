@@ -26,7 +26,14 @@ from charrnn.serve import schemas
 from charrnn.serve.errors import TimeLimit, error_body, one_line
 from charrnn.serve.jobs import Server
 
-ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}  # for /docs
+# The error answers each operation may give, for /docs and the schema: one-line JSON, OpenAI's object under /v1
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}
+OPENAI_ERRORS = {code: {"model": schemas.OpenAIErrorResponse} for code in ERRORS}
+# With "stream": true the 200 answer is Server-Sent Events (its events are described in docs/serve.md)
+SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+             "description": "one event: its name (message, done, error) and its data, a JSON text"}
+STREAMED = {200: {"content": {"text/event-stream": {"schema": SSE_EVENT}},
+                  "description": "JSON, or Server-Sent Events with \"stream\": true"}}
 
 
 def server_of(request: Request) -> Server:

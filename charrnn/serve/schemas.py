@@ -164,7 +164,7 @@ class InspectResponse(BaseModel):
     characters: list[str]
     surprisal: list[float | None]
     entropy: list[float | None]
-    top: list[list[tuple[str, float]]]
+    top: list[list[list[str | float]]] = Field(description="per character: [guess, probability] pairs")
     unknown: list[int]
     mean_surprisal: float | None
     vocab_size: int
@@ -191,3 +191,16 @@ class MetricsResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: str
+
+
+class OpenAIError(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorResponse(BaseModel):
+    """/v1's errors, in the shape the openai client reads."""
+
+    error: OpenAIError
