@@ -105,7 +105,7 @@ def _add_info_routes(app: FastAPI) -> None:
         return {"status": "ok", "models": list(server.models), "busy": server.slots.busy,
                 "max_concurrency": server.slots.size}
 
-    @app.get("/api/models", response_model=list[schemas.ModelInfo])
+    @app.get("/api/models", response_model=list[schemas.ModelInfo], responses={401: ERRORS[401]})
     async def list_models(request: Request) -> list[dict]:
         return [entry.summary for entry in server_of(request).models.values()]
 

@@ -96,16 +96,29 @@ def test_a_client_that_leaves_stops_its_writer(server):
         assert wait_until_idle(client) < 5
 
 
-def test_streams_that_are_dropped_free_their_slots(server):
+def test_streams_that_are_dropped_free_their_slots(server, monkeypatch):
+    import charrnn.generation.streaming as streaming
+
+    real = streaming.sample_ids
+
+    def slow_sample_ids(*args, **kwargs):  # 5 ms a character: tiny models would finish before the clients leave
+        for step in real(*args, **kwargs):
+            time.sleep(0.005)
+            yield step
+
+    monkeypatch.setattr(streaming, "sample_ids", slow_sample_ids)
     with httpx.Client(base_url=server, timeout=30) as client:
         slots = client.get("/health").json()["max_concurrency"]
-        streams = [client.stream("POST", "/api/generate", json={"model": "poems", "length": 2000, "num": 16,
-                                                                 "stream": True}) for _ in range(slots)]
-        responses = [s.__enter__() for s in streams]
-        for r in responses:
-            assert r.status_code == 200
-            next(r.iter_lines())  # every slot is writing
+        body = {"model": "shakespeare", "length": 2000, "stream": True}  # 10 s of writing each
+        streams = [client.stream("POST", "/api/generate", json=body) for _ in range(slots)]
+        readers = []  # kept: a line iterator that is dropped closes its response
+        for s in streams:
+            response = s.__enter__()
+            assert response.status_code == 200
+            readers.append(response.iter_lines())
+            next(readers[-1])  # writing
         assert client.get("/health").json()["busy"] == slots
+        assert client.post("/api/generate", json={"model": "shakespeare", "length": 5}).status_code == 429
         for s in streams:
             s.__exit__(None, None, None)  # every client hangs up
         start = time.monotonic()
