@@ -310,8 +310,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     from charrnn.data.datasets import DATASETS
 
+    width = max(len(name) for name in DATASETS)
     for d in DATASETS.values():
-        print(f"{d.name:<16} {d.default_mode:<7} {d.description}")
+        print(f"{d.name:<{width}}  {d.default_mode:<7} {d.description}")
     return 0
 
 

@@ -44,8 +44,8 @@ class TrainConfig:
     # --- data ---
     inputs: list[str] = field(default_factory=list, metadata={"cli": False})
     dataset: str | None = field(default=None, metadata={
-        "help": "a named dataset (tinyshakespeare, tang-poems, dinosaurs, nietzsche, jinyong-names, "
-                "python-stdlib) instead of files", "metavar": "NAME"})
+        "help": "a named dataset instead of files (tinyshakespeare, tang-poems, sonnets, dinosaurs, wuxia-names, "
+                "...: `charrnn datasets` lists them)", "metavar": "NAME"})
     glob: str = field(default="*", metadata={"help": "which files to read from folders (recursive)"})
     mode: str = field(default="auto", metadata={
         "help": "stream: continuous text; lines: one sample per line; auto: the dataset's mode, else stream",

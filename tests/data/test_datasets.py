@@ -15,13 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from charrnn.data import datasets
+from charrnn.data import datasets, registry
 from charrnn.data.datasets import (
     DATASETS,
     Dataset,
     dataset_files,
     dataset_names,
     get_dataset,
+    prepare_dart_names,
+    prepare_lf,
     prepare_names,
     prepare_nietzsche,
     prepare_tang_poems,
@@ -83,12 +85,14 @@ def server(tmp_path):
 
 def test_registry_names_and_modes():
     assert dataset_names() == [
-        "tinyshakespeare", "tang-poems", "dinosaurs", "nietzsche", "jinyong-names", "python-stdlib"
+        "tinyshakespeare", "tang-poems", "dinosaurs", "nietzsche", "jinyong-names", "gulong-names", "wuxia-names",
+        "sonnets", "tianlongbabu-names", "python-stdlib"
     ]
     modes = {name: DATASETS[name].default_mode for name in dataset_names()}
     assert modes == {
         "tinyshakespeare": "stream", "nietzsche": "stream", "python-stdlib": "stream",
-        "tang-poems": "lines", "dinosaurs": "lines", "jinyong-names": "lines",
+        "tang-poems": "lines", "dinosaurs": "lines", "jinyong-names": "lines", "gulong-names": "lines",
+        "wuxia-names": "lines", "sonnets": "stream", "tianlongbabu-names": "lines",
     }
     for name in FILE_DATASETS:
         d = DATASETS[name]
@@ -272,7 +276,7 @@ def test_tang_poems_filter():
 def test_tang_poems_accept_extension_ideographs_and_keep_the_first_40000(monkeypatch):
     rare = "㮰𥳇一二三，四五六七八。"  # extension A and B characters count as Han
     assert prepare_tang_poems([tang_json([rare])]) == rare + "\n"
-    monkeypatch.setattr(datasets, "TANG_POEMS_KEPT", 2)
+    monkeypatch.setattr(registry, "TANG_POEMS_KEPT", 2)
     poems = [[f"{a}二三四五，六七八九十。"] for a in "甲乙丙"]
     kept = prepare_tang_poems([tang_json(*poems)]).splitlines()
     assert kept == ["甲二三四五，六七八九十。", "乙二三四五，六七八九十。"]
@@ -300,13 +304,35 @@ def test_prepare_reproduces_mirror_nietzsche():
 
 @needs_mirror
 def test_prepare_reproduces_mirror_names():
-    prepared = (MIRROR / DATASETS["jinyong-names"].mirror_path).read_bytes()
+    prepared = (MIRROR / DATASETS["tianlongbabu-names"].mirror_path).read_bytes()
     names = prepared.decode("utf-8").splitlines()
     # re-create the upstream layout: `、`-separated, a few names per line, no final newline
     source = "\n".join("、".join(names[i:i + 30]) for i in range(0, len(names), 30)).encode("utf-8")
-    assert hashlib.sha256(prepare_names([source]).encode()).hexdigest() == DATASETS["jinyong-names"].sha256
+    assert hashlib.sha256(prepare_names([source]).encode()).hexdigest() == DATASETS["tianlongbabu-names"].sha256
 
 
 def test_dataset_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         DATASETS["dinosaurs"].name = "x"  # type: ignore[misc]
+
+
+def test_dart_names_each_once_in_first_seen_order():
+    first = "const List<String> a = [\n  '楚留香',\n  '胡铁花', ' 姬冰雁 ',\n];\n".encode()
+    second = "const b = ['胡铁花', '纳斯尔丁•阿凡提'];\n".encode()
+    assert prepare_dart_names([first, second]) == "楚留香\n胡铁花\n姬冰雁\n纳斯尔丁•阿凡提\n"
+
+
+def test_prepare_lf_makes_every_line_end_lf():
+    assert prepare_lf([b"a\r\nb\rc\n"]) == "a\nb\nc\n"
+
+
+def test_the_mirror_lists_match_their_description(monkeypatch):
+    monkeypatch.setenv("CHARRNN_DATA", str(MIRROR))
+    jinyong, gulong = (MIRROR / "wuxia-names" / f"{n}.txt" for n in ("jinyong", "gulong"))
+    if not jinyong.exists():
+        pytest.skip(f"corpora mirror not found at {MIRROR}")
+    names = [jinyong.read_text(encoding="utf-8").splitlines(), gulong.read_text(encoding="utf-8").splitlines()]
+    assert [len(n) for n in names] == [1372, 1058] and len(set(names[0]) & set(names[1])) == 5
+    assert dataset_files("wuxia-names") == dataset_files("jinyong-names") + dataset_files("gulong-names")
+    assert prepare_lf([(MIRROR / "sonnets" / "sonnets.txt").read_bytes()]).encode() == \
+        (MIRROR / "sonnets" / "sonnets.txt").read_bytes()  # LF already: the prepared file is the file

@@ -20,7 +20,7 @@ def jinyong_run(tmp_path_factory):
     if not path.exists():
         pytest.skip(f"corpora mirror not found at {MIRROR}")
     folder = tmp_path_factory.mktemp("jinyong")
-    result = charrnn.train(dataset="jinyong-names", out=str(folder / "run"), max_steps=10, cell="gru", layers=1,
+    result = charrnn.train(dataset="tianlongbabu-names", out=str(folder / "run"), max_steps=10, cell="gru", layers=1,
                            hidden=32, **{**TINY_TRAIN, "batch_size": 16, "eval_every": 10})
     return result.run_dir
 
@@ -107,3 +107,17 @@ def test_new_only_needs_the_corpus_lines(tiny_lines_run, tmp_path, capsys):
     fails_cleanly(capsys, ["names", str(run), "--new-only"], f"has no {TRAIN_LINES}")
     assert main(["names", str(run), "--num", "2"]) == 0  # without --new-only it still writes
     assert "which are new is unknown" in capsys.readouterr().err
+
+
+def test_new_wuxia_names_are_in_neither_list(tmp_path):
+    """The acceptance of the wuxia-names dataset: 100 new names, none a name of either author."""
+    if not (MIRROR / "wuxia-names" / "gulong.txt").exists():
+        pytest.skip(f"corpora mirror not found at {MIRROR}")
+    run = charrnn.train(dataset="wuxia-names", out=str(tmp_path / "run"), max_steps=60, cell="gru", layers=1,
+                        hidden=64, **{**TINY_TRAIN, "batch_size": 32, "eval_every": 60}).run_dir
+    names = charrnn.load(run).names(num=100, new_only=True, seed=1)
+    known = set()
+    for author in ("jinyong", "gulong"):
+        known |= set((MIRROR / "wuxia-names" / f"{author}.txt").read_text(encoding="utf-8").splitlines())
+    assert len(names) == len(set(names)) == 100 and not set(names) & known
+    assert len(corpus_names(run)) == 2430 - 5  # both lists; the 5 shared names once each in train_lines
