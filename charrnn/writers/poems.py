@@ -28,7 +28,10 @@ import torch
 from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import Sample
 from charrnn.vocab import Vocabulary
+from charrnn.writers.meter import METERS, OPENINGS
 from charrnn.writers.rhyme import rhyme_groups
+from charrnn.writers.rhyme_books import DEFAULT_BOOK, check_book
+from charrnn.writers.verse import VerseConstraint
 
 FORMS = {"wujue": (5, 4), "qijue": (7, 4), "wulv": (5, 8), "qilv": (7, 8)}  # name: (characters a line, lines)
 FORM_NAMES = {"wujue": "五言绝句", "qijue": "七言绝句", "wulv": "五言律诗", "qilv": "七言律诗"}
@@ -57,6 +60,9 @@ class PoemForm:
     lines: int = 4
     heads: str = ""  # acrostic: the first character of each line
     rhyme: bool = False
+    meter: str = "off"  # strict, loose (regulated verse: verse.py) or off
+    book: str = DEFAULT_BOOK  # the rhyme book of --meter's tones and rhymes (rhyme_books.py)
+    pattern: str | None = None  # pingqi or zeqi; None: the model opens as it likes
 
     def __post_init__(self) -> None:
         if not 2 <= self.chars_per_line <= MAX_CHARS_PER_LINE:
@@ -68,11 +74,25 @@ class PoemForm:
                                f"give one head per line (or drop --form/--lines to take the count from the heads)")
         if self.rhyme and self.lines < 2:
             raise CharRNNError("--rhyme needs at least 2 lines (the even lines rhyme)")
+        check_book(self.book)
+        if self.meter not in METERS:
+            raise CharRNNError(f"--meter {self.meter!r}: choose {', '.join(METERS)}")
+        if self.pattern is not None and self.pattern not in OPENINGS:
+            raise CharRNNError(f"--pattern {self.pattern!r}: choose {' or '.join(OPENINGS)}")
+        if self.pattern is not None and self.meter == "off":
+            raise CharRNNError("--pattern chooses a tonal pattern: give --meter strict or loose with it")
+        if self.meter != "off" and (self.chars_per_line not in (5, 7) or self.lines not in (4, 8)):
+            raise CharRNNError(f"--meter is for regulated verse, 5 or 7 characters a line and 4 or 8 lines "
+                               f"(绝句, 律诗); this form is {self.chars_per_line}x{self.lines}")
 
     @classmethod
     def from_options(cls, form: str | None = None, chars_per_line: int | None = None, lines: int | None = None,
-                     acrostic: str | None = None, rhyme: bool = False) -> PoemForm:
-        """The CLI's flags -> a form. No form and no size: 5 characters a line, 4 lines (or one per head)."""
+                     acrostic: str | None = None, rhyme: bool = False, meter: str = "off",
+                     book: str = DEFAULT_BOOK, pattern: str | None = None) -> PoemForm:
+        """The CLI's flags -> a form. No form and no size: 5 characters a line, 4 lines (or one per head).
+        A meter implies rhyme."""
+        verse = {"meter": meter, "book": book, "pattern": pattern}
+        rhyme = rhyme or meter != "off"
         heads = clean_heads(acrostic) if acrostic is not None else ""
         if acrostic is not None and not heads:
             raise CharRNNError(f"--acrostic {acrostic!r}: no head characters (only punctuation or spaces)")
@@ -84,10 +104,10 @@ class PoemForm:
             for flag, given, value in (("--chars-per-line", chars_per_line, n), ("--lines", lines, m)):
                 if given is not None and given != value:
                     raise CharRNNError(f"--form {form} has {value} for {flag}, not {given}: drop one of them")
-            return cls(n, m, heads, rhyme)
+            return cls(n, m, heads, rhyme, **verse)
         n = 5 if chars_per_line is None else chars_per_line
         m = lines if lines is not None else (len(heads) or 4)
-        return cls(n, m, heads, rhyme)
+        return cls(n, m, heads, rhyme, **verse)
 
     @property
     def length(self) -> int:
@@ -170,4 +190,7 @@ def write_poems(model, form: PoemForm, num: int = 1, **decoding) -> list[Sample]
     """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
     whole poem; split it with `poem_lines`. `decoding`: the options of TrainedModel.samples."""
     constraint = PoemConstraint(form, model.vocab, model.device)
+    if form.meter != "off":
+        line_chars = [c for c in model.vocab.chars if is_line_char(c)]
+        constraint = VerseConstraint(form, model.vocab, line_chars, model.device)
     return model.samples("", form.length, num, constraint=constraint, **decoding)
