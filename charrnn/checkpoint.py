@@ -176,15 +176,23 @@ def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], sourc
 
 
 def read_metrics(folder: Path) -> list[dict]:
+    """Every record of metrics.jsonl; a line cut short by a kill, or anything else that is not a
+    JSON object, is skipped."""
     path = Path(folder) / METRICS
-    if not path.exists():
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
         return []
+    except OSError as e:
+        raise CharRNNError(f"{path}: cannot read ({e.strerror})") from None
     records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
-            records.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            pass  # a line cut short by a kill
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step", 0), int):
+            records.append(record)
     return records
 
 

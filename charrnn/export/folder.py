@@ -63,8 +63,10 @@ for _ in range(200):
     logits, *new = session.run(None, {{"ids": x, **state}})
     state = dict(zip(state, new))
     p = np.exp(logits[0, -1] / 0.8 - (logits[0, -1] / 0.8).max())
-    p[:3] = 0  # never write <unk>, <bos> or <eos> here
+    p[:{banned}] = 0  # never write <unk> or <bos>{eos_note}
     i = rng.choice(len(p), p=p / p.sum())
+    if i == 2:  # <eos>: the end of a line-mode sample
+        break
     text += chars[i - 3]
     x = np.array([[i]], dtype=np.int64)
 print(text)
@@ -72,12 +74,22 @@ print(text)
 """
 
 
-def check_out(out: Path, force: bool) -> None:
-    """Refuse a folder that holds anything, unless `force` (then it is emptied first)."""
+EXPORT_MARKS = ("model.onnx", "charrnn.js")  # one of them is in every folder an export writes
+
+
+def check_out(out: Path, force: bool, run: Path) -> None:
+    """Refuse a folder that holds anything, unless `force` and it holds an earlier export (then it is
+    replaced); never the run itself or a folder around it."""
     if out.exists() and not out.is_dir():
         raise CharRNNError(f"-o {out}: exists and is not a folder")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise CharRNNError(f"-o {out}: the folder is not empty; choose another or pass --force to replace it")
+    if run.resolve().is_relative_to(out.resolve()):
+        raise CharRNNError(f"-o {out}: that folder holds the run itself; export into a folder of its own")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise CharRNNError(f"-o {out}: the folder is not empty; choose another or pass --force to replace it")
+        if not any((out / mark).is_file() for mark in EXPORT_MARKS):
+            raise CharRNNError(f"-o {out}: --force replaces an earlier export only, and this folder holds something "
+                               f"else: choose another folder")
     if not out.parent.is_dir():
         raise CharRNNError(f"-o {out}: the folder {out.parent} does not exist")
 
@@ -94,7 +106,7 @@ def export_onnx(run: str | Path, out: str | Path | None = None, force: bool = Fa
     run = Path(run)
     model = load(run, device="cpu", which=which)
     out = Path(out) if out is not None else run / "export-onnx"
-    check_out(out, force)
+    check_out(out, force, run)
     proto = to_onnx(model.model)
     cfg, lstm = model.model.config, model.model.config.cell == "lstm"
     readme = ONNX_README.format(
@@ -102,7 +114,8 @@ def export_onnx(run: str | Path, out: str | Path | None = None, force: bool = Fa
         mode=model.mode, opset=OPSET, state_names=["h", "c"] if lstm else ["h"],
         c_in=f"| `c` | float32 | ({cfg.layers}, batch, {cfg.hidden}): an LSTM's cell state |\n" if lstm else "",
         c_out=f"| `c_out` | float32 | ({cfg.layers}, batch, {cfg.hidden}): pass it back as `c` |\n" if lstm else "",
-        prime="" if model.mode == "lines" else "\\n", start="[1] + " if model.mode == "lines" else "")
+        prime="" if model.mode == "lines" else "\\n", start="[1] + " if model.mode == "lines" else "",
+        banned=2 if model.mode == "lines" else 3, eos_note="" if model.mode == "lines" else " (nor <eos>: a stream has none)")
     _fresh(out)
     write_atomic(out / "model.onnx", proto.SerializeToString())
     for name in (checkpoint.VOCAB, checkpoint.CONFIG):
@@ -136,7 +149,7 @@ def export_web(run: str | Path, out: str | Path | None = None, force: bool = Fal
     if poems and not has_marks:
         raise CharRNNError(f"--poems: {run}'s vocabulary has no ， and 。, so it cannot write regular poems "
                            f"(train on poems, e.g. --dataset tang-poems)")
-    check_out(out, force)
+    check_out(out, force, run)
     meta, weights = web_model(model, has_marks if poems is None else poems)
     _fresh(out)
     for name in WEB_FILES:

@@ -213,8 +213,8 @@ def inspect_text(model: CharRNN, vocab: Vocabulary, mode: str, text: str, top_k:
     None or [] none (long texts: the predictions alone take little memory)."""
     if top_k < 1:
         raise CharRNNError(f"--top-k must be >= 1 (got {top_k})")
-    text = normalised_text(text, mode)
-    if not text:
+    text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in normalised_text(text, mode))
+    if not text:  # (a lone surrogate is no character: shown as U+FFFD, read as <unk>)
         raise CharRNNError("the text to inspect is empty" + (" (lines mode reads its non-empty lines)"
                                                              if mode == "lines" else ""))
     ids, _ = encode_text(text, vocab, mode)

@@ -137,10 +137,13 @@ def correlations(activations: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r)
 
 
+MIN_CHARS = 50  # below this a correlation says little (a unit fits 3 points perfectly): no findings
+
+
 def unit_feature_r(inspection: Inspection) -> tuple[list[Unit], list[str], np.ndarray]:
     """(units, feature names, r (U, K)) over the inspected text; needs every unit's activations."""
     found = features("".join(inspection.characters))
-    if not found or not inspection.states:
+    if not found or not inspection.states or len(inspection.characters) < MIN_CHARS:
         return [], [], np.zeros((0, 0))
     names = list(found)
     values = np.stack([found[n] for n in names], axis=1)  # (T, K)

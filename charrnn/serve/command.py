@@ -81,9 +81,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level=args.log_level,
                             timeout_graceful_shutdown=5, server_header=False)
     server = _graceful_server_class()(config)
-    for sig in (signal.SIGTERM, signal.SIGINT):  # uvicorn re-raises the stop signal after its shutdown:
-        signal.signal(sig, lambda *_: None)     # handled here, so a requested stop exits 0
-    server.run()
+    # uvicorn re-raises the stop signal after its shutdown: handled here, so a requested stop exits 0
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0 if server.started else 2
 
 

@@ -25,8 +25,11 @@ class RunLock:
         self.path, self.fd = Path(run_dir) / LOCK, None
 
     def acquire(self) -> RunLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise CharRNNError(f"could not write {self.path} ({e.strerror or e})") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -34,8 +37,12 @@ class RunLock:
             os.close(fd)
             raise CharRNNError(f"{self.path.parent}: a charrnn train (pid {holder}) is training this run now; "
                                f"wait for it to finish or stop it, then --resume") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as e:
+            os.close(fd)  # and with it the lock
+            raise CharRNNError(f"could not write {self.path} ({e.strerror or e})") from None
         self.fd = fd
         return self
 

@@ -68,7 +68,13 @@ def _text(args: argparse.Namespace) -> str | None:
     if args.file is None:
         return None
     if args.file == "-":
-        return sys.stdin.read()
+        try:
+            return sys.stdin.buffer.read().decode(args.encoding)
+        except LookupError:
+            raise CharRNNError(f"--encoding {args.encoding!r}: unknown text encoding") from None
+        except UnicodeDecodeError as e:
+            raise CharRNNError(f"standard input: not valid {args.encoding} at byte offset {e.start} "
+                               f"(pass --encoding)") from None
     from charrnn.data.corpus import read_text
 
     return read_text(Path(args.file), args.encoding)
@@ -114,7 +120,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         from charrnn.files import write_atomic
 
         page = html.page(inspection, findings, carried, f"charrnn inspect {args.run}", terminal.summary(inspection))
-        write_atomic(html_path, page.encode())
+        try:
+            write_atomic(html_path, page.encode())
+        except OSError as e:
+            raise CharRNNError(f"--html {html_path}: could not write it ({e.strerror or e})") from None
         print(html_path)
     if args.json:
         print(json.dumps(inspection.to_dict(shown), ensure_ascii=False))

@@ -109,12 +109,21 @@ def test_refusals_are_one_line_and_leave_nothing(tiny_run, tmp_path, capsys, arg
     assert (full / "mine.txt").read_text() == "keep me" and not (tmp_path / "new").exists()
 
 
-def test_force_replaces_a_folder(tiny_run, tmp_path, capsys):
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "old.txt").write_text("old")
-    assert main(["export", str(tiny_run), "--format", "web", "-o", str(tmp_path / "site"), "--force"]) == 0
-    assert not (tmp_path / "site" / "old.txt").exists() and (tmp_path / "site" / "index.html").exists()
+def test_force_replaces_an_earlier_export_and_nothing_else(tiny_run, tmp_path, capsys):
+    site = tmp_path / "site"
+    assert main(["export", str(tiny_run), "--format", "web", "-o", str(site)]) == 0
+    (site / "old.txt").write_text("old")
+    assert main(["export", str(tiny_run), "--format", "web", "-o", str(site), "--force"]) == 0
+    assert not (site / "old.txt").exists() and (site / "index.html").exists()
     assert "MB" in capsys.readouterr().out
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep me")
+    for out, message in ((notes, "replaces an earlier export only"), (tiny_run, "holds the run itself"),
+                         (tiny_run.parent, "holds the run itself")):
+        assert main(["export", str(tiny_run), "--format", "onnx", "-o", str(out), "--force"]) == 2
+        assert message in capsys.readouterr().err
+    assert (notes / "mine.txt").read_text() == "keep me" and (tiny_run / "config.json").exists()
 
 
 # --- the web page in a real browser -----------------------------------------------------------------------

@@ -87,7 +87,7 @@ def test_inspect_html_is_self_contained(tiny_run, tmp_path, capsys):
     page = out.read_text(encoding="utf-8")
     assert code == 0 and printed.strip() == str(out)
     assert not re.search(r"https?://", page)  # nothing loaded from elsewhere
-    assert "Inside.mount(" in page and "</script> hi" not in page  # the text cannot end the script early
+    assert "Inside.mount(" in page and page.count("</script>") == 2  # the text cannot end a script early
     assert page.count("<script") == 2 and "<link" not in page
 
 
@@ -117,3 +117,9 @@ def test_bad_input_is_one_line_and_exit_2(tiny_run, tmp_path, capsys, args, mess
 
 def test_plot_is_public(two_runs, tmp_path):
     assert charrnn.plot(two_runs, tmp_path / "c.svg").exists()
+
+
+def test_script_json_cannot_close_the_script_element():
+    from charrnn.views.html import _script_json
+
+    assert "</" not in _script_json({"text": "</script><script>alert(1)</script>", "list": ["<", "/"]})

@@ -25,16 +25,23 @@ const Inside = (() => {
       return [values, false, `${colorBy}: white 0, red ${top.toFixed(2)}+ nats`];
     }
     const raw = data.activations[colorBy] || [];
-    const top = Math.max(...raw.map(Math.abs), 1e-9);
+    let top = 1e-9;  // a loop: spreading a long text's values into Math.max overflows the stack
+    for (const v of raw) top = Math.max(top, Math.abs(v));
     return [raw.map(v => v / top), true, `unit ${colorBy}: blue ${(-top).toFixed(2)}, white 0, red ${top.toFixed(2)}`];
   }
+
+  const unknowns = new WeakMap();  // data -> its unknown positions as a Set (looked up per character)
+  const unknownSet = (data) => {
+    if (!unknowns.has(data)) unknowns.set(data, new Set(data.unknown));
+    return unknowns.get(data);
+  };
 
   const fmt = v => v === null || v === undefined ? "–" : v.toFixed(3);
   const shown = ch => ch === "\n" ? "↵" : ch === " " ? "␣" : ch;
 
   function describe(data, i, colorBy) {
     const lines = [`“${shown(data.characters[i])}”  surprisal ${fmt(data.surprisal[i])} · entropy ${fmt(data.entropy[i])}`];
-    if (data.unknown.includes(i)) lines.push("not in the vocabulary: read as <unk>");
+    if (unknownSet(data).has(i)) lines.push("not in the vocabulary: read as <unk>");
     if (data.activations[colorBy]) lines.push(`unit ${colorBy}: ${fmt(data.activations[colorBy][i])}`);
     if (data.top[i].length) {
       lines.push("the model's guesses for this character:");
@@ -77,7 +84,7 @@ const Inside = (() => {
     text.className = "inside-text";
     data.characters.forEach((ch, i) => {
       const span = document.createElement("span");
-      span.className = "ch" + (data.unknown.includes(i) ? " unk" : "");
+      span.className = "ch" + (unknownSet(data).has(i) ? " unk" : "");
       span.dataset.i = String(i);
       span.textContent = ch === "\n" ? "↵" : ch;
       text.append(span);
