@@ -109,13 +109,16 @@ class TrainedModel:
 
     def poem(self, form: str | None = None, *, chars_per_line: int | None = None, lines: int | None = None,
              acrostic: str | None = None, rhyme: bool = False, meter: str = "off", rhyme_book: str = "pingshui",
-             pattern: str | None = None, num: int | None = None, **decoding) -> str | list[str]:
+             pattern: str | None = None, keywords: str | Sequence[str] | None = None, num: int | None = None,
+             **decoding) -> str | list[str]:
         """A regular Chinese poem (a str), or a list of `num`: `form` wujue, qijue, wulv or qilv, or
         any `chars_per_line` x `lines`; `acrostic` gives each line's first character; `rhyme` makes the
         even lines rhyme; `meter` strict or loose makes it regulated verse (tones and rhymes of
-        `rhyme_book`; `pattern` pingqi or zeqi). `decoding`: the options of `samples` (temperature,
+        `rhyme_book`; `pattern` pingqi or zeqi); `keywords` ("月,江") each appear in every poem.
+        `decoding`: the options of `samples` (temperature,
         top_k, ..., beam, seed). See charrnn.writers.poems and charrnn.writers.verse."""
-        shape = PoemForm.from_options(form, chars_per_line, lines, acrostic, rhyme, meter, rhyme_book, pattern)
+        shape = PoemForm.from_options(form, chars_per_line, lines, acrostic, rhyme, meter, rhyme_book, pattern,
+                                      keywords)
         texts = [s.text for s in write_poems(self, shape, num or 1, **decoding)]
         return texts if num is not None else texts[0]
 

@@ -77,6 +77,8 @@ def add_writing_parsers(commands) -> None:
                    "(default: as the model opens)")
     p.add_argument("--rhyme-book", default="pingshui", metavar="BOOK",
                    help="tones and rhymes of --meter and --check: 平水韵, 中华新韵 or 十三辙 (default: pingshui)")
+    p.add_argument("--keywords", default=None, metavar="WORDS", help="words every poem must hold, placed by the "
+                   "decoder: 月,江 (at most 3)")
     p.add_argument("--check", nargs="?", const="-", default=None, metavar="FILE", help="check poems instead "
                    "(FILE or standard input; one a line, or separated by blank lines): exit 0 if all are regular, 1 if not")
     p.add_argument("--num", type=int, default=1, help="how many poems, written as one batch (default: 1)")
@@ -163,7 +165,7 @@ def cmd_poem(args: argparse.Namespace) -> int:
     if args.run is None:
         raise CharRNNError("poem: give a run folder to write with (or --check FILE to check poems)")
     form = PoemForm.from_options(args.form, args.chars_per_line, args.lines, args.acrostic, args.rhyme,
-                                 args.meter, args.rhyme_book, args.pattern)
+                                 args.meter, args.rhyme_book, args.pattern, args.keywords)
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
     several = len(decoding.get("temperature", ())) > 1

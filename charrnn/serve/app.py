@@ -42,6 +42,7 @@ from charrnn.serve.writing import Writing
 from charrnn import views
 from charrnn.trained import TrainedModel
 from charrnn.version import __version__
+from charrnn.writers.meter import check_poems
 from charrnn.writers.names import NameRules, write_names
 from charrnn.writers.poems import PoemForm, poem_lines
 
@@ -156,13 +157,22 @@ def _add_form_routes(app: FastAPI) -> None:
         """Regular Chinese poems, by construction (see charrnn.writers.poems)."""
         server = server_of(request)
         entry = server.model(req.model)
-        PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme)  # 400 early
+        verse = {"meter": req.meter, "rhyme_book": req.rhyme_book, "pattern": req.pattern, "keywords": req.keywords}
+        PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme, req.meter,
+                              req.rhyme_book, req.pattern, req.keywords)  # 400 early
         seed = random_seed() if req.seed is None else req.seed
         job = server.start_call(lambda: entry.model.poem(
             req.form, chars_per_line=req.chars_per_line, lines=req.lines, acrostic=req.acrostic, rhyme=req.rhyme,
-            num=req.num, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed))
+            num=req.num, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed, **verse))
         poems = await job.result(server.deadline())
         return {"model": entry.name, "seed": seed, "poems": [{"text": p, "lines": poem_lines(p)} for p in poems]}
+
+    @app.post("/api/poem/check", response_model=schemas.PoemCheckResponse, responses=ERRORS)
+    async def check_poem(req: schemas.PoemCheckRequest) -> dict:
+        """Each poem of the text, OK or each place it breaks regulated verse (see charrnn.writers.meter)."""
+        results = check_poems(req.text, req.rhyme_book, req.meter)
+        return {"poems": [{"poem": poem, "ok": not found, "violations": [vars(v) for v in found]}
+                          for poem, found in results]}
 
     @app.post("/api/names", response_model=schemas.NamesResponse, responses=ERRORS)
     async def names(req: schemas.NamesRequest, request: Request) -> dict:

@@ -66,7 +66,18 @@ class PoemRequest(Sampling):
     lines: int | None = Field(None, ge=1, le=MAX_POEM_LINES)
     acrostic: str | None = Field(None, max_length=MAX_HEADS, description="藏头: each line's first character")
     rhyme: bool = Field(False, description="the even lines rhyme")
+    meter: Literal["strict", "loose", "off"] = Field("off", description="regulated verse (格律); implies rhyme")
+    rhyme_book: Literal["pingshui", "xinyun", "shisanzhe"] = Field("pingshui", description="平水韵, 中华新韵 or 十三辙")
+    pattern: Literal["pingqi", "zeqi"] | None = Field(None, description="with a meter: 平起 or 仄起")
+    keywords: list[Annotated[str, Field(min_length=1, max_length=7)]] = Field(
+        [], max_length=3, description="words every poem holds, placed by the decoder")
     num: int = Field(1, ge=1, le=MAX_POEMS)
+
+
+class PoemCheckRequest(_Request):
+    text: str = Field(min_length=1, max_length=MAX_PRIME, description="poems: one a line, or separated by blank lines")
+    rhyme_book: Literal["pingshui", "xinyun", "shisanzhe"] = "pingshui"
+    meter: Literal["strict", "loose"] = "strict"
 
 
 class NamesRequest(Sampling):
@@ -149,6 +160,24 @@ class PoemResponse(BaseModel):
     model: str
     seed: int
     poems: list[Poem]
+
+
+class Violation(BaseModel):
+    line: int
+    position: int
+    char: str
+    wanted: str
+    found: str
+
+
+class CheckedPoem(BaseModel):
+    poem: str
+    ok: bool
+    violations: list[Violation]
+
+
+class PoemCheckResponse(BaseModel):
+    poems: list[CheckedPoem]
 
 
 class NamesResponse(BaseModel):

@@ -28,9 +28,10 @@ import torch
 from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import Sample
 from charrnn.vocab import Vocabulary
+from charrnn.writers.keywords import KeywordConstraint, parse_keywords
 from charrnn.writers.meter import METERS, OPENINGS
 from charrnn.writers.rhyme import rhyme_groups
-from charrnn.writers.rhyme_books import DEFAULT_BOOK, check_book
+from charrnn.writers.rhyme_books import DEFAULT_BOOK, check_book, tones
 from charrnn.writers.verse import VerseConstraint
 
 FORMS = {"wujue": (5, 4), "qijue": (7, 4), "wulv": (5, 8), "qilv": (7, 8)}  # name: (characters a line, lines)
@@ -63,6 +64,7 @@ class PoemForm:
     meter: str = "off"  # strict, loose (regulated verse: verse.py) or off
     book: str = DEFAULT_BOOK  # the rhyme book of --meter's tones and rhymes (rhyme_books.py)
     pattern: str | None = None  # pingqi or zeqi; None: the model opens as it likes
+    keywords: tuple[str, ...] = ()  # each in every poem, placed by the decoder (keywords.py)
 
     def __post_init__(self) -> None:
         if not 2 <= self.chars_per_line <= MAX_CHARS_PER_LINE:
@@ -75,6 +77,10 @@ class PoemForm:
         if self.rhyme and self.lines < 2:
             raise CharRNNError("--rhyme needs at least 2 lines (the even lines rhyme)")
         check_book(self.book)
+        for word in self.keywords:
+            if not all(is_line_char(c) for c in word) or len(word) > self.chars_per_line:
+                raise CharRNNError(f"--keywords {word!r}: a keyword is a word of at most {self.chars_per_line} "
+                                   f"letters or Han characters (no punctuation)")
         if self.meter not in METERS:
             raise CharRNNError(f"--meter {self.meter!r}: choose {', '.join(METERS)}")
         if self.pattern is not None and self.pattern not in OPENINGS:
@@ -88,10 +94,11 @@ class PoemForm:
     @classmethod
     def from_options(cls, form: str | None = None, chars_per_line: int | None = None, lines: int | None = None,
                      acrostic: str | None = None, rhyme: bool = False, meter: str = "off",
-                     book: str = DEFAULT_BOOK, pattern: str | None = None) -> PoemForm:
+                     book: str = DEFAULT_BOOK, pattern: str | None = None,
+                     keywords: str | Sequence[str] | None = None) -> PoemForm:
         """The CLI's flags -> a form. No form and no size: 5 characters a line, 4 lines (or one per head).
         A meter implies rhyme."""
-        verse = {"meter": meter, "book": book, "pattern": pattern}
+        verse = {"meter": meter, "book": book, "pattern": pattern, "keywords": parse_keywords(keywords)}
         rhyme = rhyme or meter != "off"
         heads = clean_heads(acrostic) if acrostic is not None else ""
         if acrostic is not None and not heads:
@@ -189,8 +196,37 @@ class PoemConstraint:
 def write_poems(model, form: PoemForm, num: int = 1, **decoding) -> list[Sample]:
     """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
     whole poem; split it with `poem_lines`. `decoding`: the options of TrainedModel.samples."""
-    constraint = PoemConstraint(form, model.vocab, model.device)
-    if form.meter != "off":
-        line_chars = [c for c in model.vocab.chars if is_line_char(c)]
-        constraint = VerseConstraint(form, model.vocab, line_chars, model.device)
-    return model.samples("", form.length, num, constraint=constraint, **decoding)
+    return model.samples("", form.length, num, constraint=poem_constraint(form, model.vocab, model.device),
+                         **decoding)
+
+
+def poem_constraint(form: PoemForm, vocab: Vocabulary, device):
+    """The form's constraint: plain (PoemConstraint) or regulated (VerseConstraint), with keywords."""
+    if form.meter == "off":
+        base = PoemConstraint(form, vocab, device)
+        if not form.keywords:
+            return base
+        return KeywordConstraint(base, form, form.keywords, vocab, lambda pos, ch: _fits(form, pos, ch, None))
+    base = VerseConstraint(form, vocab, [c for c in vocab.chars if is_line_char(c)], device)
+    if not form.keywords:
+        return base
+    fixed, refusal = base.fixed, None
+    for pattern in [fixed] if fixed is not None else list(base.candidates.values()):
+        base.fixed = pattern  # keywords are placed against a known pattern: fix it first
+        try:
+            return KeywordConstraint(base, form, form.keywords, vocab, lambda pos, ch, p=pattern: _fits(form, pos, ch, p))
+        except CharRNNError as e:
+            refusal = e
+    raise refusal
+
+
+def _fits(form: PoemForm, pos: int, char: str, pattern) -> bool:
+    """May `char` stand at `pos` as part of a keyword: a line character off the heads, rhymes and marks,
+    of the tone the pattern wants there (when there is one)."""
+    n = form.chars_per_line
+    line, col = divmod(pos, n + 1)
+    rhyming = (line in pattern.rhyme_lines()) if pattern is not None else (form.rhyme and line % 2 == 1)
+    if col == n or (col == 0 and form.heads) or (rhyming and col == n - 1) or not is_line_char(char):
+        return False
+    wanted = pattern.wanted(line, col, form.meter) if pattern is not None else None
+    return wanted is None or wanted in tones(form.book, char)

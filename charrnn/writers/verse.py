@@ -12,13 +12,26 @@ fits is taken; when none fits, the request is refused in one line.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
 from charrnn.errors import CharRNNError
-from charrnn.vocab import Vocabulary
+from charrnn.vocab import SPECIALS, Vocabulary
 from charrnn.writers.meter import OPENINGS, Pattern, choose
 from charrnn.writers.rhyme_books import PING, ZE, ping_groups, tones
+
+
+@lru_cache(maxsize=8)
+def _tables(book: str, line_chars: tuple[str, ...], chars: tuple[str, ...]) -> tuple[dict, dict]:
+    """({tone: ids of the line characters with it}, {level-tone group: ids}) for a vocabulary: read once."""
+    id_of = {c: i + len(SPECIALS) for i, c in enumerate(chars)}  # ids as the Vocabulary numbers them
+    tone_ids = {t: [id_of[c] for c in line_chars if t in tones(book, c)] for t in (PING, ZE)}
+    members: dict[str, list[int]] = {}
+    for char in line_chars:
+        for group in ping_groups(book, char):
+            members.setdefault(group, []).append(id_of[char])
+    return tone_ids, members
 
 
 class VerseConstraint:
@@ -26,7 +39,7 @@ class VerseConstraint:
         self.form, self.V, self.device = form, len(vocab), device
         n, m, book = form.chars_per_line, form.lines, form.book
         self.marks = {mark: self._mask([vocab.id_of(mark)]) for mark in ("，", "。")}
-        self.tones = {t: [vocab.id_of(c) for c in line_chars if t in tones(book, c)] for t in (PING, ZE)}
+        self.tones, members = _tables(book, tuple(line_chars), tuple(vocab.chars))
         for tone, ids in self.tones.items():
             if not ids:
                 raise CharRNNError(f"--meter: this run's vocabulary has no character of the {tone} tone in "
@@ -36,10 +49,6 @@ class VerseConstraint:
         self.candidates = {o: choose(n, m, o) for o in (PING, ZE)}
         self.rhyme_lines = set(self.candidates[PING].rhyme_lines())
         need = len(self.rhyme_lines)  # one character per rhyming line, all different
-        members: dict[str, list[int]] = {}
-        for char in line_chars:
-            for group in ping_groups(book, char):
-                members.setdefault(group, []).append(vocab.id_of(char))
         rich = {g: ids for g, ids in members.items() if len(ids) >= need}
         if not rich:
             raise CharRNNError(f"--meter: no level-tone rhyme group of --rhyme-book {book} has {need} characters "
@@ -78,7 +87,7 @@ class VerseConstraint:
             return self.fixed
         if len(written) <= self.decide_col:
             return None
-        char = self.vocab.chars[written[self.decide_col] - 3]
+        char = self.vocab.decode([written[self.decide_col]])
         return self.candidates[PING if PING in tones(self.form.book, char) else ZE]
 
     def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:

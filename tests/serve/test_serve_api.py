@@ -432,3 +432,18 @@ def test_the_serve_command_reads_the_key_from_the_environment(runs_folder, monke
     monkeypatch.delenv("CHARRNN_API_KEY")
     assert command.cmd_serve(args) == 0
     assert "without --api-key: anyone who can reach it" in capsys.readouterr().err
+
+
+def test_regulated_poems_and_the_check_over_http(client):
+    answer = client.post("/api/poem", json={"model": "poems", "form": "wujue", "meter": "strict", "num": 3,
+                                             "seed": 1}).json()
+    from charrnn.writers.meter import check, verse_lines
+
+    assert len(answer["poems"]) == 3 and all(check(verse_lines(p["text"]), "pingshui") == [] for p in answer["poems"])
+    checked = client.post("/api/poem/check", json={"text": "贞条障曲砌，翠叶贯寒霜。拂牖分龙影，临池待凤翔。\n"
+                                                           "床前明月光，疑是地上霜。举头望明月，低头思故乡。"}).json()
+    assert [p["ok"] for p in checked["poems"]] == [True, False] and checked["poems"][1]["violations"]
+    assert "--meter is for regulated verse" in one_line_error(
+        client.post("/api/poem", json={"model": "poems", "chars_per_line": 6, "meter": "strict"}), 400)
+    one_line_error(client.post("/api/poem/check", json={"text": "   "}), 400)
+    one_line_error(client.post("/api/poem", json={"model": "poems", "meter": "exact"}), 422)

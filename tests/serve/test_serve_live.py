@@ -227,6 +227,22 @@ def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser,
     expect(page.locator("#error")).to_be_hidden()
     page.screenshot(path=ARTIFACTS / "poem.png", full_page=True)
 
+    # Regulated verse with a keyword, then the check box on a Tang poem and on a planted fault
+    page.fill("#poem-form input[name=acrostic]", "")
+    page.select_option("#poem-form select[name=meter]", "strict")
+    page.fill("#poem-form input[name=keywords]", heads[0])
+    page.click("#poem-form button[type=submit]")
+    expect(lines).to_have_count(4)
+    assert heads[0] in "".join(lines.all_inner_texts())
+    page.fill("#check-form textarea[name=text]", "贞条障曲砌，翠叶贯寒霜。拂牖分龙影，临池待凤翔。\n"
+                                                 "贞条障曲砌，翠叶贯寒霜。拂牖分我影，临池待凤翔。")
+    page.click("#check-form button[type=submit]")
+    expect(page.locator("#check-out")).to_contain_text("1. OK")
+    expect(page.locator("#check-out")).to_contain_text("line 3, character 4 “我”: wanted 平")
+    page.screenshot(path=ARTIFACTS / "poem-verse.png", full_page=True)
+    page.select_option("#poem-form select[name=meter]", "off")
+    page.fill("#poem-form input[name=keywords]", "")
+
     # Story: the continuation arrives in many small events and is shown as it comes
     page.select_option("#model", "shakespeare")
     expect(page.locator("#tab-story")).to_have_attribute("aria-selected", "true")

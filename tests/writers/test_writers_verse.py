@@ -147,3 +147,58 @@ def test_a_vocabulary_without_a_needed_rhyme_group_is_refused(tiny_run):
     model = charrnn.load(tiny_run, device="cpu")  # English: no Han characters at all
     with pytest.raises(CharRNNError):
         model.poem("wujue", meter="strict")
+
+
+def two_keywords(poet) -> str:
+    """Two characters the run knows that carry both tones in 平水韵: they fit wherever a keyword may go."""
+    tones = pingshui_data()[0]
+    both = [c for c in poet.vocab.chars if tones.get(c) == {"平", "仄"}]
+    return f"{both[0]},{both[1]}"
+
+
+@pytest.mark.parametrize("options", [{}, {"meter": "strict"}, {"meter": "strict", "acrostic": True}])
+def test_keywords_are_in_every_poem(poet, options):
+    keywords = two_keywords(poet)
+    acrostic = None
+    if options.get("acrostic"):
+        tones = pingshui_data()[0]
+        only = {t: [c for c in poet.vocab.chars if tones.get(c) == {t}] for t in "平仄"}
+        acrostic = only["平"][2] + only["仄"][2] + only["仄"][3] + only["平"][3]
+    form = PoemForm.from_options("wujue", meter=options.get("meter", "off"), acrostic=acrostic, keywords=keywords)
+    poems = write_poems(poet, form, 100, temperature=1.0, seed=11)
+    assert len(poems) == 100
+    for poem in poems:
+        assert all(word in poem.text for word in keywords.split(",")), poem.text
+        lines = verse_lines(poem.text)
+        if acrostic:
+            assert [line[0] for line in lines] == list(acrostic)
+        if form.meter == "strict":
+            assert check(lines, "pingshui", "strict") == []
+
+
+def test_a_two_character_keyword_is_kept_whole(poet):
+    chars = [c for c in poet.vocab.chars if c in "明月山水春风"]
+    if len(chars) < 2:
+        pytest.skip("the tiny run lacks these characters")
+    word = chars[0] + chars[1]
+    for poem in write_poems(poet, PoemForm.from_options("qijue", keywords=word), 30, seed=2):
+        assert word in "".join(verse_lines(poem.text))
+
+
+@pytest.mark.parametrize("keywords, message", [
+    ("Ж", "not in this run's vocabulary"),
+    ("一二三四五六七八", "a keyword is a word of at most 5"),
+    ("月,江,山,水", "at most 3"),
+    ("月。", "a keyword is a word"),
+])
+def test_keywords_that_cannot_be_are_refused(poet, keywords, message):
+    with pytest.raises(CharRNNError, match=message):
+        write_poems(poet, PoemForm.from_options("wujue", keywords=keywords), 1)
+
+
+def test_keywords_whose_tones_fit_nowhere_are_refused(poet):
+    tones = pingshui_data()[0]
+    ze = [c for c in poet.vocab.chars if tones.get(c) == {"仄"}][0]
+    # five 仄 characters as one word: no line of a strict 五言 pattern holds five 仄
+    with pytest.raises(CharRNNError, match="cannot all fit"):
+        write_poems(poet, PoemForm.from_options("wujue", meter="strict", keywords=ze * 4), 1)

@@ -136,9 +136,11 @@ function showTab(name) {
 
 async function writePoem(form) {
   const acrostic = field(form, "acrostic").value.trim();
+  const keywords = field(form, "keywords").value.split(/[,，\s]+/).filter(Boolean);
   const body = {
     model: currentModel().name, form: field(form, "form").value, rhyme: field(form, "rhyme").checked,
-    temperature: number(form, "temperature"),
+    temperature: number(form, "temperature"), meter: field(form, "meter").value,
+    rhyme_book: field(form, "rhyme_book").value, keywords,
   };
   if (acrostic) body.acrostic = acrostic;
   const result = await (await post("/api/poem", body)).json();
@@ -161,6 +163,18 @@ async function writePoem(form) {
     }
     return block;
   }));
+}
+
+// The check box reads the meter and the rhyme book of the poem form above it (strict when "off").
+async function checkPoem(form) {
+  const poemForm = $("#poem-form"), meter = field(poemForm, "meter").value;
+  const result = await (await post("/api/poem/check", {
+    text: field(form, "text").value, rhyme_book: field(poemForm, "rhyme_book").value,
+    meter: meter === "off" ? "strict" : meter,
+  })).json();
+  $("#check-out").textContent = result.poems.map((p, k) => [`${k + 1}. ${p.ok ? "OK" : "not regular"}: ${p.poem}`,
+    ...p.violations.map((v) => `   line ${v.line}, character ${v.position} “${v.char}”: wanted ${v.wanted}, found ${v.found}`),
+  ].join("\n")).join("\n");
 }
 
 // --- story: the continuation appears as it streams ---------------------------------------------------
@@ -243,7 +257,8 @@ function wire() {
   for (const tab of document.querySelectorAll("[role=tab]")) {
     tab.addEventListener("click", () => showTab(tab.dataset.panel));
   }
-  const writers = { "poem-form": writePoem, "story-form": writeStory, "names-form": makeNames };
+  const writers = { "poem-form": writePoem, "story-form": writeStory, "names-form": makeNames,
+    "check-form": checkPoem };
   for (const [id, write] of Object.entries(writers)) {
     const form = document.getElementById(id);
     form.addEventListener("submit", (event) => {
