@@ -146,6 +146,7 @@ def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:
 def _new_run_dir(config: TrainConfig, name: str, main_process: bool) -> Path:
     run_dir = Path(config.out or Path("runs") / name)
     if main_process and checkpoint.is_run(run_dir):
+        RunLock(run_dir).acquire().release()  # a live trainer there is named in the refusal
         raise CharRNNError(f"{run_dir} already holds a run: continue it with --resume, "
                            f"or choose another --out (it is never overwritten)")
     if run_dir.exists() and not run_dir.is_dir():

@@ -308,6 +308,11 @@ def test_the_page_looks_inside_and_shows_training(server, browser):
     chars.nth(20).hover()
     page.screenshot(path=ARTIFACTS / "inside.png", full_page=True)
 
+    # any unit can be asked for by name, besides the finder's
+    page.fill("#inside-form input[name=unit]", "0:7:c")
+    page.click("#inside-form button[type=submit]")
+    expect(page.locator(".inside-legend")).to_contain_text("unit 0:7:c")
+
     # the Training tab draws the run's curves from its metrics
     page.click("#tab-training")
     expect(page.locator("#training-chart path.train")).to_have_count(1)

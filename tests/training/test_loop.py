@@ -150,7 +150,7 @@ def test_one_trainer_per_run_folder_and_a_killed_one_leaves_no_lock(tmp_path, sh
     assert f"(pid {first.pid}) is training this run" in second.stderr
     new = subprocess.run([sys.executable, "-m", "charrnn", "train", str(shakespeare_file), "--out", str(run)],
                          capture_output=True, text=True, timeout=120)
-    assert new.returncode == 2 and ("already holds a run" in new.stderr or "is training this run" in new.stderr)
+    assert new.returncode == 2 and f"(pid {first.pid}) is training this run" in new.stderr
     first.kill()
     first.communicate(timeout=60)
     resumed = charrnn.train(out=str(run), resume=True, max_steps=3)  # SIGKILL left no lock behind

@@ -9,11 +9,17 @@ const REFRESH_MS = 10000;  // the Training tab polls the metrics while it is sho
 async function lookInside(form) {
   const text = field(form, "text").value;
   if (!text.trim()) throw new Error("type or paste a text first");
-  const model = currentModel().name;
+  const model = currentModel().name, asked = field(form, "unit").value.trim().replace(/:h$/, "");
   const neurons = await (await post("/api/neurons", { model, text, top: 8 })).json();
   const units = neurons.units.map((f) => f.unit);
+  if (asked && !units.includes(asked)) units.push(asked);  // any unit, besides the finder's
   const data = await (await post("/api/inspect", { model, text, top_k: 5, units })).json();
   Inside.mount($("#inside-out"), data, neurons.units);
+  if (asked) {
+    const pick = $("#inside-out select");
+    if (data.activations[asked]) pick.value = asked;
+    pick.dispatchEvent(new Event("change"));
+  }
 }
 
 // --- Training: loss against step, drawn as SVG from /api/models/{name}/metrics -------------------------
