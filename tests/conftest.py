@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -109,3 +110,24 @@ def poems_run(tmp_path_factory) -> Path:
     return charrnn.train(str(folder / "poems.txt"), out=str(folder / "run"), mode="lines", max_steps=30, cell="gru",
                          layers=1, hidden=32, batch_size=16, seq_len=80, eval_every=30, log_every=10, sample_chars=0,
                          warmup=5, lr=1e-2, device="cpu").run_dir
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium under Playwright, by executable path (its own browser download fails here)."""
+    if not Path(CHROMIUM).exists():
+        message = f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (see the Makefile)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
 import subprocess
 import sys
@@ -24,7 +23,6 @@ from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
 
 ort = pytest.importorskip("onnxruntime")
-CHROMIUM = "/usr/bin/chromium"
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -127,21 +125,6 @@ def test_force_replaces_an_earlier_export_and_nothing_else(tiny_run, tmp_path, c
 
 
 # --- the web page in a real browser -----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (see the Makefile)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
-
 
 def open_export(browser, folder: Path):
     """The folder behind a local static server; every request elsewhere is aborted and recorded."""

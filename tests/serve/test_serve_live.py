@@ -5,13 +5,10 @@ in headless Chromium with Playwright (screenshots in artifacts/serve/, which git
 from __future__ import annotations
 
 import importlib.util
-import os
-import shutil
 import signal
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,9 +20,6 @@ from conftest import REPO_ROOT
 from serve_fixtures import live_server, runs_folder  # noqa: F401 (fixtures)
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "serve"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
@@ -178,21 +172,6 @@ def test_the_serve_command_in_a_subprocess(tiny_run, tmp_path):
 
 
 # --- the page, in a real browser ------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"no Chromium at {CHROMIUM}: `apt-get install -y chromium` (see the Makefile)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
 
 def open_page(browser, server: str):
     """The page in a new tab, with the script errors it raises and the requests it makes elsewhere."""
