@@ -117,7 +117,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # not longer: Playwright's sync API keeps an event loop running meanwhile
 def browser():
     """Debian's Chromium under Playwright, by executable path (its own browser download fails here)."""
     if not Path(CHROMIUM).exists():

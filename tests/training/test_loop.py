@@ -139,7 +139,7 @@ def test_loss_falls_in_both_modes(tiny_run, tiny_lines_run):
 
 def test_one_trainer_per_run_folder_and_a_killed_one_leaves_no_lock(tmp_path, shakespeare_file):
     run = tmp_path / "run"
-    first = run_cli(*train_args(shakespeare_file, run))
+    first = run_cli(*train_args(shakespeare_file, run, steps=1_000_000))  # still training when asked
     for _ in range(600):  # until it has written its run files and holds the folder
         if checkpoint.is_run(run) and (run / ".lock").read_text().strip() == str(first.pid):
             break
