@@ -84,6 +84,12 @@ class Constraint(Protocol):
         """True when a sample is finished (it then ends without <eos>)."""
 
 
+def per_sample(masks: list[torch.Tensor]) -> torch.Tensor:
+    """A constraint's masks for the samples of a batch: (V,) when they are one and the same mask (as at
+    most positions of a form), else (B, V)."""
+    return masks[0] if all(m is masks[0] for m in masks) else torch.stack(masks)
+
+
 @dataclass
 class Sample:
     text: str  # what was written after the prime

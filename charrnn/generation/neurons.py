@@ -137,7 +137,7 @@ def correlations(activations: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.nan_to_num(r)
 
 
-MIN_CHARS = 50  # below this a correlation says little (a unit fits 3 points perfectly): no findings
+MIN_CHARS = 20  # below this a correlation says little (a unit fits 3 points perfectly): no findings
 
 
 def unit_feature_r(inspection: Inspection) -> tuple[list[Unit], list[str], np.ndarray]:

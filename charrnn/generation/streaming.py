@@ -83,6 +83,8 @@ class StopCutter:
         self.stops, self.pending, self.stopped = stops, "", False
 
     def feed(self, text: str) -> str:
+        if not self.stops:  # the common case, once per character: nothing to hold back
+            return text
         self.pending += text
         hits = [self.pending.index(s) for s in self.stops if s in self.pending]
         if hits:

@@ -15,13 +15,14 @@ can be), remembered per position: at most 3 keywords are taken.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import permutations
 
 import torch
 
 from charrnn.errors import CharRNNError
+from charrnn.generation.decoding import per_sample
 from charrnn.vocab import Vocabulary
 
 MAX_KEYWORDS = 3
@@ -36,11 +37,11 @@ def parse_keywords(text: str | Sequence[str] | None) -> tuple[str, ...]:
 
 
 class KeywordConstraint:
-    def __init__(self, base, form, keywords: tuple[str, ...], vocab: Vocabulary,
-                 fits: Callable[[int, str], bool]) -> None:
-        """`base`: the form's constraint; `fits(position, char)`: may this char stand at this position of
-        the poem as part of a keyword (line character, not a head or rhyme position, right tone)."""
-        self.base, self.form, self.keywords, self.vocab, self.fits = base, form, keywords, vocab, fits
+    def __init__(self, base, form, vocab: Vocabulary, device: torch.device | str = "cpu") -> None:
+        """`base`: the form's constraint, whose `keyword_fits(position, char)` says where a keyword's
+        characters may stand (a line character, off heads and rhymes, of the right tone)."""
+        self.base, self.form, self.keywords, self.vocab, self.device = base, form, form.keywords, vocab, device
+        keywords, self.fits = form.keywords, base.keyword_fits
         if len(keywords) > MAX_KEYWORDS:
             raise CharRNNError(f"--keywords: at most {MAX_KEYWORDS} (got {len(keywords)})")
         missing = "".join(dict.fromkeys(c for k in keywords for c in k if c not in vocab))
@@ -73,13 +74,12 @@ class KeywordConstraint:
         return not owed
 
     def _mask(self, chars: list[str]) -> torch.Tensor:
-        mask = torch.zeros(len(self.vocab), dtype=torch.bool, device=self.base_device)
+        mask = torch.zeros(len(self.vocab), dtype=torch.bool, device=self.device)
         mask[[self.vocab.id_of(c) for c in chars]] = True
         return mask
 
     def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
         base = self.base._allowed_one(written)
-        self.base_device = base.device
         p, n = len(written), self.form.chars_per_line + 1
         if p >= self.form.length or p % n == n - 1:
             return base
@@ -100,8 +100,7 @@ class KeywordConstraint:
         return base & self._mask(starts) if starts else base
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        masks = [self._allowed_one(w) for w in written]
-        return masks[0] if all(m is masks[0] for m in masks) else torch.stack(masks)
+        return per_sample([self._allowed_one(w) for w in written])
 
     def complete(self, written: Sequence[int]) -> bool:
         return self.base.complete(written)

@@ -23,7 +23,7 @@ import torch
 
 from charrnn.checkpoint import TRAIN_LINES
 from charrnn.errors import CharRNNError, warn
-from charrnn.generation.decoding import collect, sample_ids
+from charrnn.generation.decoding import collect, per_sample, sample_ids
 from charrnn.generation.options import SamplingOptions, sampling_options
 from charrnn.generation.streaming import make_generator, temperatures
 from charrnn.vocab import EOS, Vocabulary
@@ -85,8 +85,7 @@ class NameConstraint:
         return self.anything
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        masks = [self._allowed_one(w) for w in written]
-        return masks[0] if all(m is masks[0] for m in masks) else torch.stack(masks)  # (V,) or (B, V)
+        return per_sample([self._allowed_one(w) for w in written])
 
     def complete(self, written: Sequence[int]) -> bool:
         return False  # a name ends at <eos>

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 import torch
 
 from charrnn.errors import CharRNNError
-from charrnn.generation.decoding import Sample
+from charrnn.generation.decoding import Sample, per_sample
 from charrnn.vocab import Vocabulary
 from charrnn.writers.keywords import KeywordConstraint, parse_keywords
 from charrnn.writers.meter import METERS, OPENINGS
 from charrnn.writers.rhyme import rhyme_groups
-from charrnn.writers.rhyme_books import DEFAULT_BOOK, check_book, tones
+from charrnn.writers.rhyme_books import DEFAULT_BOOK, check_book
 from charrnn.writers.verse import VerseConstraint
 
 FORMS = {"wujue": (5, 4), "qijue": (7, 4), "wulv": (5, 8), "qilv": (7, 8)}  # name: (characters a line, lines)
@@ -184,10 +184,14 @@ class PoemConstraint:
         return self.inside
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        masks = [self._allowed_one(w) for w in written]
-        if all(m is masks[0] for m in masks):
-            return masks[0]  # (V,): the same for every sample, as at most positions
-        return torch.stack(masks)  # (B, V)
+        return per_sample([self._allowed_one(w) for w in written])
+
+    def keyword_fits(self, pos: int, char: str) -> bool:
+        """May `char` stand at `pos` inside a keyword: a line character off the heads, rhymes and marks."""
+        n = self.form.chars_per_line
+        line, col = divmod(pos, n + 1)
+        rhyming = self.form.rhyme and line % 2 == 1 and col == n - 1
+        return col < n and not (col == 0 and self.form.heads) and not rhyming and is_line_char(char)
 
     def complete(self, written: Sequence[int]) -> bool:
         return len(written) >= self.form.length
@@ -204,29 +208,15 @@ def poem_constraint(form: PoemForm, vocab: Vocabulary, device):
     """The form's constraint: plain (PoemConstraint) or regulated (VerseConstraint), with keywords."""
     if form.meter == "off":
         base = PoemConstraint(form, vocab, device)
-        if not form.keywords:
-            return base
-        return KeywordConstraint(base, form, form.keywords, vocab, lambda pos, ch: _fits(form, pos, ch, None))
+        return KeywordConstraint(base, form, vocab, device) if form.keywords else base
     base = VerseConstraint(form, vocab, [c for c in vocab.chars if is_line_char(c)], device)
     if not form.keywords:
         return base
-    fixed, refusal = base.fixed, None
-    for pattern in [fixed] if fixed is not None else list(base.candidates.values()):
+    refusal = None
+    for pattern in [base.fixed] if base.fixed is not None else list(base.candidates.values()):
         base.fixed = pattern  # keywords are placed against a known pattern: fix it first
         try:
-            return KeywordConstraint(base, form, form.keywords, vocab, lambda pos, ch, p=pattern: _fits(form, pos, ch, p))
+            return KeywordConstraint(base, form, vocab, device)
         except CharRNNError as e:
             refusal = e
     raise refusal
-
-
-def _fits(form: PoemForm, pos: int, char: str, pattern) -> bool:
-    """May `char` stand at `pos` as part of a keyword: a line character off the heads, rhymes and marks,
-    of the tone the pattern wants there (when there is one)."""
-    n = form.chars_per_line
-    line, col = divmod(pos, n + 1)
-    rhyming = (line in pattern.rhyme_lines()) if pattern is not None else (form.rhyme and line % 2 == 1)
-    if col == n or (col == 0 and form.heads) or (rhyming and col == n - 1) or not is_line_char(char):
-        return False
-    wanted = pattern.wanted(line, col, form.meter) if pattern is not None else None
-    return wanted is None or wanted in tones(form.book, char)

@@ -17,6 +17,7 @@ from functools import lru_cache
 import torch
 
 from charrnn.errors import CharRNNError
+from charrnn.generation.decoding import per_sample
 from charrnn.vocab import SPECIALS, Vocabulary
 from charrnn.writers.meter import OPENINGS, Pattern, choose
 from charrnn.writers.rhyme_books import PING, ZE, ping_groups, tones
@@ -120,8 +121,18 @@ class VerseConstraint:
         return mask
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        masks = [self._allowed_one(w) for w in written]
-        return masks[0] if all(m is masks[0] for m in masks) else torch.stack(masks)
+        return per_sample([self._allowed_one(w) for w in written])
+
+    def keyword_fits(self, pos: int, char: str) -> bool:
+        """May `char` stand at `pos` inside a keyword: a line character off the heads, rhymes and marks,
+        of the tone the (fixed) pattern wants there."""
+        n = self.form.chars_per_line
+        line, col = divmod(pos, n + 1)
+        if col == n or (col == 0 and self.form.heads) or (line in self.rhyme_lines and col == n - 1):
+            return False
+        wanted = self.fixed.wanted(line, col, self.form.meter)
+        have = tones(self.form.book, char)
+        return bool(have) and (wanted is None or wanted in have)
 
     def complete(self, written: Sequence[int]) -> bool:
         return len(written) >= self.form.length
