@@ -1,7 +1,6 @@
 """Speed, side by side, in one run: training and sampling chars/s against baselines measured here.
 
     python benchmarks/bench_speed.py                  # training + sampling tables (~4 min on 2 cores)
-    python benchmarks/bench_speed.py --quality        # + val loss of the presets at 115 s and 600 s (~18 min)
     python benchmarks/bench_speed.py --memory         # + encoding speed and peak RSS on a 100 MB corpus
     python benchmarks/bench_speed.py --kernels        # + where a training step goes, kernel by kernel; torch.compile
 
@@ -228,48 +227,6 @@ def table(title: str, rows: list[tuple[str, float]], baseline: float, unit: str 
         print(f"| {name} | {value:,.0f} | {value / baseline:.2f}x |")
 
 
-def unigram_val_loss(dataset: str) -> float:
-    """nats/char of the val split under the training split's character frequencies: the loss a
-    model reaches by ignoring context, which a char-RNN must beat."""
-    import numpy as np
-
-    from charrnn.training.config import TrainConfig
-    from charrnn.data.corpus import load_corpus, token_counts
-    from charrnn.training.preparation import corpus_files
-    from charrnn.vocab import BOS
-
-    files, name, mode = corpus_files(TrainConfig(dataset=dataset))
-    corpus = load_corpus(files, mode, name=name)
-    V = len(corpus.vocab)
-    probs = np.maximum(token_counts(corpus.train, V), 0.5) / len(corpus.train)
-    val = token_counts(corpus.val, V)
-    val[BOS] = 0  # never a target
-    return float(-(val * np.log(probs)).sum() / val.sum())
-
-
-QUALITY_RUNS = [  # (dataset, preset, extra flags, label)
-    ("tinyshakespeare", "cpu-2min", {}, "`--preset cpu-2min`"),
-    ("tinyshakespeare", "cpu-10min", {}, "`--preset cpu-10min` (the defaults + dropout 0.1)"),
-    ("tang-poems", "cpu-2min", {"output": "full"}, "`--preset cpu-2min --output full`"),
-    ("tang-poems", "cpu-2min", {}, "`--preset cpu-2min` (tied output: auto above 256 characters)"),
-]
-
-
-def quality() -> None:
-    import charrnn
-
-    print("\n### Quality for time (whole val split, carried state)\n")
-    print("| dataset | settings | budget | steps | val nats/char | unigram val nats/char |\n|---|---|---:|---:|---:|---:|")
-    unigram = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, (dataset, preset, extra, label) in enumerate(QUALITY_RUNS):
-            result = charrnn.train(dataset=dataset, preset=preset, out=f"{tmp}/{k}", sample_chars=0, **extra)
-            unigram.setdefault(dataset, unigram_val_loss(dataset))
-            budget = {"cpu-2min": 115, "cpu-10min": 600}[preset]
-            print(f"| {dataset} | {label} | {budget} s | {result.steps} | {result.best_val:.4f} | "
-                  f"{unigram[dataset]:.4f} |", flush=True)
-
-
 MEMORY_CHILD = """
 import resource, sys, time, charrnn
 from charrnn.data.corpus import encode_files
@@ -305,7 +262,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement and round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; each row shows its best")
-    parser.add_argument("--quality", action="store_true", help="also train the presets (about 18 minutes)")
     parser.add_argument("--memory", action="store_true", help="also the 100 MB corpus measurements")
     parser.add_argument("--kernels", action="store_true",
                         help="also where a training step's time goes (each LSTM kernel, fp32 and bf16) and "
@@ -334,8 +290,6 @@ def main() -> None:
           sampling["naive nn.LSTM call, 1 stream"])
     if args.memory:
         memory()
-    if args.quality:
-        quality()
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ from safetensors.torch import save as st_save
 
 from charrnn.errors import CharRNNError
 from charrnn.files import write_atomic
-from charrnn.model_config import ModelConfig
+from charrnn.model_config import LATER_FIELDS, ModelConfig
 from charrnn.version import __version__
 from charrnn.vocab import Vocabulary
 
@@ -126,7 +126,7 @@ def read_run(folder: Path) -> tuple[RunInfo, Vocabulary]:
         raise CharRNNError(f"{folder}: run format {version} is newer than this charrnn understands "
                            f"({FORMAT_VERSION}); upgrade charrnn")
     try:
-        model = ModelConfig(**config["model"])
+        model = ModelConfig(**{**LATER_FIELDS, **config["model"]})
         info = RunInfo(model=model, train=dict(config.get("train", {})), mode=config["mode"],
                        created_with=config.get("charrnn", ""))
     except (KeyError, TypeError):
@@ -212,4 +212,4 @@ def run_summary(folder: Path) -> dict:
     return {"mode": info.mode, "created_with": info.created_with, "model": asdict(info.model), "train": info.train,
             "parameters": sum(math.prod(s) for s in shapes.values()), "vocab_size": len(vocab),
             "steps": progress.get("step", 0), "elapsed": progress.get("elapsed", 0.0),
-            "best_val": progress.get("best_val")}
+            "best_val": (progress.get("whole_val") or {}).get("best", progress.get("best_val"))}

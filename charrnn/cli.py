@@ -15,7 +15,7 @@ from pathlib import Path
 from charrnn.errors import CharRNNError
 from charrnn.export.command import add_export_parser, cmd_export
 from charrnn.flags import add_dataclass_arguments, given_fields
-from charrnn.model_config import ModelConfig
+from charrnn.model_config import DROPOUTS, ModelConfig
 from charrnn.serve.command import add_serve_parser, cmd_serve  # cheap: FastAPI is imported on use
 from charrnn.training.config import TrainConfig
 from charrnn.version import __version__
@@ -89,7 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_given.pop("inputs", None)  # none typed: a resume keeps the run's own
     result = run_training(train_given, given_fields(args, ModelConfig))
     best = f"best val {result.best_val:.4f} nats/char" if result.best_val is not None else "no validation split"
-    print(f"done: {result.steps} steps in {result.elapsed:.0f}s, {best}; "
+    share = f" ({result.eval_seconds:.0f}s, {result.eval_seconds / max(result.elapsed, 1e-9):.0%}, evaluating)"
+    print(f"done: {result.steps} steps in {result.elapsed:.0f}s{share}, {best}; "
           f"sample with `charrnn sample {result.run_dir}`")
     return 130 if result.interrupted else 0
 
@@ -119,12 +120,18 @@ def cmd_info(args: argparse.Namespace) -> int:
     m = summary["model"]
     print(f"run        {args.run} ({summary['mode']} mode, charrnn {summary['created_with']})")
     print(f"model      {m['layers']}x{m['hidden']} {m['cell']}, embed {m['embed'] or 'one-hot'}, "
-          f"{m.get('output', 'full')} output, dropout {m['dropout']}, {summary['parameters']:,} parameters")
+          f"{m.get('output', 'full')} output, {regularisers(m)}, {summary['parameters']:,} parameters")
     print(f"vocabulary {summary['vocab_size']} tokens ({summary['vocab_size'] - 3} characters + <unk> <bos> <eos>)")
     print(f"training   {summary['steps']} steps, {summary['elapsed']:.0f}s; best val "
           + (f"{summary['best_val']:.4f} nats/char" if summary["best_val"] is not None else "-"))
     print("train      " + " ".join(f"{k}={v}" for k, v in summary["train"].items() if v not in (None, [], "")))
     return 0
+
+
+def regularisers(model: dict) -> str:
+    """"dropout 0.2, weight drop 0.3" (the ones in use), or "no dropout"."""
+    used = [f"{name.replace('_', ' ')} {model[name]:g}" for name in DROPOUTS if model.get(name)]
+    return ", ".join(used) or "no dropout"
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:

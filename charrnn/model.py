@@ -29,7 +29,7 @@ from charrnn.model_config import ModelConfig
 CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}  # ModelConfig.cell -> the fused torch module
 State = tuple[torch.Tensor, ...]
 
-__all__ = ["CELLS", "CharRNN", "ModelConfig", "State", "detach_state", "select_state"]
+__all__ = ["CELLS", "CharRNN", "ModelConfig", "State", "detach_state", "locked_dropout", "select_state"]
 
 
 class CharRNN(nn.Module):
@@ -72,22 +72,43 @@ class CharRNN(nn.Module):
 
     def forward(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """idx (B, T) of token ids -> logits (B, T, V) and the state after the last step."""
-        x = self.embed(idx)
+        out, new_state = self.features(idx, state)
+        return self.readout(self.drop(out)), new_state
+
+    def features(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+        """idx (B, T) -> the top layer's output (B, T, H) and the new state: the forward pass without
+        its output layer (scoring applies that a few rows at a time)."""
+        x = locked_dropout(self.embed(idx), self.config.input_dropout, self.training)
         if state is not None:
             state = tuple(s.to(x.dtype) for s in state)
             rnn_state = state if self.config.cell == "lstm" else state[0]
         else:
             rnn_state = None
-        out, new_state = self.rnn(x, rnn_state)  # out (B, T, H)
-        logits = self.readout(self.drop(out))
-        new_state = new_state if isinstance(new_state, tuple) else (new_state,)
-        return logits, new_state
+        out, new_state = self.recur(x, rnn_state)  # out (B, T, H)
+        return out, new_state if isinstance(new_state, tuple) else (new_state,)
 
     def embed(self, idx: torch.Tensor) -> torch.Tensor:
         """ids (B, T) -> the recurrent stack's input (B, T, E), or one-hot (B, T, V)."""
-        if self.embedding is not None:
+        if self.embedding is None:
+            return F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)
+        p = self.config.embed_dropout
+        if not (self.training and p > 0):
             return self.embedding(idx)
-        return F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)
+        # Embedding dropout (Gal & Ghahramani 2016): a dropped character is dropped wherever it
+        # occurs in the batch, so the model cannot lean on any one character's vector.
+        keep = torch.empty_like(self.embedding.weight[:, :1]).bernoulli_(1 - p) / (1 - p)  # (V, 1)
+        return F.embedding(idx, self.embedding.weight * keep)
+
+    def recur(self, x: torch.Tensor, rnn_state) -> tuple[torch.Tensor, object]:
+        """The recurrent stack, with DropConnect on its hidden-to-hidden weights while training
+        (Merity et al. 2017): a dropped connection stays dropped for the whole sequence, which is
+        what regularises the recurrence, and the fused kernel still runs."""
+        p = self.config.weight_drop
+        if not (self.training and p > 0):
+            return self.rnn(x, rnn_state)
+        dropped = {name: F.dropout(w, p, training=True) for name, w in self.rnn.named_parameters()
+                   if name.startswith("weight_hh")}
+        return torch.func.functional_call(self.rnn, dropped, (x, rnn_state))
 
     def readout(self, out: torch.Tensor) -> torch.Tensor:
         """The top layer's output (B, T, H) -> logits (B, T, V)."""
@@ -111,6 +132,15 @@ class CharRNN(nn.Module):
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Variational dropout (Gal & Ghahramani 2016) on (B, T, F): one mask per sequence, the same at
+    every time step, so a dropped unit is missing for the whole sequence rather than at random steps."""
+    if not (training and p > 0):
+        return x
+    keep = torch.empty_like(x[:, :1]).bernoulli_(1 - p) / (1 - p)  # (B, 1, F)
+    return x * keep
 
 
 def detach_state(state: State) -> State:

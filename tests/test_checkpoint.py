@@ -81,3 +81,16 @@ def test_failed_write_leaves_the_previous_file_intact(tmp_path, monkeypatch):
         checkpoint.save_tensors(target, {"w": torch.zeros(3)})
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["last.safetensors"]  # no temp files left behind
+
+
+def test_a_run_saved_before_the_regularisers_existed_loads_without_them(tiny_run, tmp_path):
+    """config.json from before --weight-drop, --input-dropout and --embed-dropout: trained without them,
+    and so resumed without them (the new defaults are not theirs)."""
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old)
+    config = json.loads((old / checkpoint.CONFIG).read_text())
+    for name in ("weight_drop", "input_dropout", "embed_dropout"):
+        config["model"].pop(name)
+    (old / checkpoint.CONFIG).write_text(json.dumps(config))
+    info, _ = checkpoint.read_run(old)
+    assert (info.model.weight_drop, info.model.input_dropout, info.model.embed_dropout) == (0.0, 0.0, 0.0)

@@ -130,7 +130,7 @@ def test_unknown_dataset(capsys):
 
 @pytest.mark.parametrize("flags, match", [
     (["--hidden", "0"], "--hidden must be > 0"), (["--layers", "-1"], "--layers must be > 0"),
-    (["--batch-size", "0"], "--batch-size must be > 0"), (["--seq-len", "0"], "--seq-len must be > 0"),
+    (["--batch-size", "0"], "--batch-size must be > 0"), (["--seq-len", "-1"], "--seq-len must be >= 0"),
     (["--lr", "0"], "--lr must be > 0"), (["--dropout", "1.5"], "--dropout"), (["--val-frac", "0.95"], "--val-frac"),
     (["--max-steps", "-3"], "--max-steps must be >= 0")])
 def test_invalid_training_values(capsys, shakespeare_file, tmp_path, flags, match):

@@ -103,3 +103,49 @@ def test_output_prior_is_the_log_unigram_frequency(output):
     bias = model.head.bias if output == "full" else model.output_bias
     expected = torch.tensor([0.5, 0.5, 10, 30, 60, 0.5]) / 100
     assert torch.allclose(bias.detach().exp(), expected, rtol=1e-5)
+
+
+REGULARISERS = dict(dropout=0.2, weight_drop=0.5, input_dropout=0.3, embed_dropout=0.2)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_the_regularisers_act_in_training_and_are_off_at_eval(cell):
+    torch.manual_seed(0)
+    dropped = CharRNN(ModelConfig(cell=cell, layers=2, hidden=16, embed=8, **REGULARISERS).resolved(9))
+    plain = CharRNN(ModelConfig(cell=cell, layers=2, hidden=16, embed=8).resolved(9))
+    plain.load_state_dict(dropped.state_dict())  # the same weights: the options add none
+    idx = torch.randint(0, 9, (3, 12))
+    dropped.eval(), plain.eval()
+    assert torch.equal(dropped(idx)[0], plain(idx)[0])
+    dropped.train()
+    first, second = dropped(idx)[0], dropped(idx)[0]
+    assert not torch.equal(first, second)  # new masks each call
+    before = {k: v.clone() for k, v in dropped.state_dict().items()}
+    first.sum().backward()
+    assert all(torch.equal(before[k], v) for k, v in dropped.state_dict().items())  # DropConnect leaves weights be
+    assert dropped.rnn.weight_hh_l0.grad.abs().sum() > 0  # and the gradient reaches them through the mask
+
+
+@pytest.mark.parametrize("name", ["weight_drop", "input_dropout", "embed_dropout"])
+def test_each_regulariser_changes_the_training_forward(name):
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(layers=1, hidden=16, embed=8, **{name: 0.5}).resolved(9)).train()
+    idx = torch.randint(0, 9, (2, 10))
+    assert not torch.equal(model(idx)[0], model.eval()(idx)[0])
+
+
+def test_locked_dropout_keeps_one_mask_along_time():
+    from charrnn.model import locked_dropout
+
+    torch.manual_seed(0)
+    out = locked_dropout(torch.ones(4, 50, 6), 0.5, training=True)
+    assert torch.equal(out, out[:, :1].expand_as(out))  # the same units dropped at every step
+    assert set(out.unique().tolist()) <= {0.0, 2.0}
+    assert torch.equal(locked_dropout(torch.ones(2, 3, 4), 0.5, training=False), torch.ones(2, 3, 4))
+
+
+def test_bad_regulariser_values_are_one_line_errors():
+    with pytest.raises(CharRNNError, match="--weight-drop must be in"):
+        ModelConfig(weight_drop=1.0)
+    with pytest.raises(CharRNNError, match="--embed-dropout drops rows"):
+        ModelConfig(embed=0, embed_dropout=0.1)

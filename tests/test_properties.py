@@ -9,11 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import charrnn
-from charrnn.data.batches import LineBatches, StreamBatches
+from charrnn.data.batches import IGNORE, LineBatches, StreamBatches
 from charrnn.errors import CharRNNError
 from charrnn.generation.options import SamplingOptions
 from charrnn.generation.sampling import sample_next
-from charrnn.vocab import EOS, Vocabulary
+from charrnn.vocab import BOS, EOS, Vocabulary
 from charrnn.writers.poems import FORMS, poem_lines
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None,
@@ -60,15 +60,22 @@ def test_stream_batches_read_each_character_at_most_once_an_epoch(n, batch, seq,
 
 @SETTINGS
 @given(st.lists(st.integers(1, 6), min_size=4, max_size=60), st.integers(1, 4), st.integers(0, 9))
-def test_line_batches_read_each_line_at_most_once_an_epoch(lengths, batch, seed):
+def test_line_batches_make_every_token_of_every_line_a_target_once_an_epoch(lengths, batch, seed):
     if len(lengths) < batch:
         return
     ids = np.concatenate([np.r_[np.full(k, 3 + i), EOS] for i, k in enumerate(lengths)])  # line i: id 3+i
     batches = LineBatches(ids, batch, seq_len=8, seed=seed)
-    per_epoch = len(lengths) // batch
-    for _ in range(2):
-        firsts = [int(row[1]) for _ in range(per_epoch) for row in batches.next().x]  # after <bos>
-        assert len(set(firsts)) == len(firsts) and len(lengths) - len(firsts) < batch
+    for _ in range(2):  # two whole epochs
+        targets = []
+        for _ in range(batches.steps):
+            b = batches.next()
+            assert b.x.shape[0] == batch
+            for x_row, y_row in zip(b.x.tolist(), b.y.tolist()):
+                kept = [t for t in y_row if t != IGNORE]
+                if kept:  # a line: fed from <bos>, its targets are its characters and its <eos>
+                    assert x_row[0] == BOS and x_row[1:len(kept)] == kept[:-1] and kept[-1] == EOS
+                targets += kept
+        assert sorted(targets) == sorted(ids.tolist())
 
 
 @SETTINGS

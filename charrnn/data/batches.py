@@ -12,9 +12,15 @@ Each step continues every strip where the last one stopped, so the hidden state 
 from the last batch is the true context of the next. Each pass over the data (epoch) starts
 the strips at a new offset in [0, T) so the chunk edges fall elsewhere, and resets the state.
 
-Lines mode: each step takes B whole samples (shuffled once per epoch) and pads them:
+Lines mode: each step takes B whole samples and pads them to the longest of them:
 
     x = <bos> c1 ... cn  pad pad        y = c1 ... cn <eos> -100 -100   (-100: no loss)
+
+Every sample is taken exactly once per epoch, whole (unless the user's --seq-len is shorter). So
+that one long poem does not make 31 short ones pad to its length, each epoch shuffles the
+samples, sorts them by length within pools of POOL batches, cuts the pools into batches and
+shuffles the batches: a batch holds samples of about one length, in a random order of batches.
+The epoch's last batch, when the samples do not fill it, is topped up with empty rows (no loss).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from charrnn.errors import CharRNNError, warn
 from charrnn.vocab import BOS, EOS
 
 IGNORE = -100  # the target id that cross_entropy skips (padding)
+POOL = 50  # lines mode: batches whose samples are sorted by length together (see above)
 
 
 @dataclass
@@ -109,24 +116,38 @@ class LineBatches:
         if len(self.spans) < batch_size:
             raise CharRNNError(f"the training set has {len(self.spans)} lines, fewer than one batch "
                                f"(--batch-size {batch_size}); lower --batch-size or add lines")
-        too_long = int(((self.spans[:, 1] - self.spans[:, 0]) > seq_len).sum())
+        self.lengths = self.spans[:, 1] - self.spans[:, 0]  # with the <eos>; the row is one longer (<bos>)
+        too_long = int((self.lengths > seq_len).sum())
         if too_long:
             warn(f"{too_long} of {len(self.spans)} lines are longer than --seq-len {seq_len} and are cut "
                  f"(their end is not learned); raise --seq-len to keep them whole")
+        self.steps = -(-len(self.spans) // batch_size)  # batches per epoch
         self.position = Position()
-        self._order_epoch, self._order = -1, np.empty(0, dtype=np.int64)
+        self._batches_epoch, self._batches = -1, []
 
-    def _order_of(self, epoch: int) -> np.ndarray:
-        if epoch != self._order_epoch:
-            self._order_epoch, self._order = epoch, _epoch_rng(self.seed, epoch).permutation(len(self.spans))
-        return self._order
+    def batches_of(self, epoch: int) -> list[np.ndarray]:
+        """The epoch's batches, as indices of samples (derived from the seed and the epoch alone)."""
+        if epoch != self._batches_epoch:
+            rng = _epoch_rng(self.seed, epoch)
+            order = rng.permutation(len(self.spans))
+            pool = POOL * self.B
+            for start in range(0, len(order), pool):  # sort each pool by length (stable: ties stay shuffled)
+                chunk = order[start: start + pool]
+                order[start: start + pool] = chunk[np.argsort(self.lengths[chunk], kind="stable")]
+            batches = [order[i: i + self.B] for i in range(0, len(order), self.B)]
+            self._batches_epoch, self._batches = epoch, [batches[i] for i in rng.permutation(len(batches))]
+        return self._batches
 
     def next(self) -> Batch:
         pos = self.position
-        if (pos.index + 1) * self.B > len(self.spans):
+        if pos.index >= self.steps:
             pos.epoch, pos.index = pos.epoch + 1, 0
-        chosen = self._order_of(pos.epoch)[pos.index * self.B: (pos.index + 1) * self.B]
+        chosen = self.batches_of(pos.epoch)[pos.index]
         x, y = pad_lines(self.ids, self.spans[chosen], self.T)
+        if len(chosen) < self.B:  # the epoch's last samples: empty rows (all padding) fill the batch
+            fill = self.B - len(chosen)
+            x = torch.cat([x, torch.full((fill, x.shape[1]), EOS, dtype=x.dtype)])
+            y = torch.cat([y, torch.full((fill, y.shape[1]), IGNORE, dtype=y.dtype)])
         pos.index += 1
         return Batch(x, y, new_epoch=False)
 

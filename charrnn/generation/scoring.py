@@ -14,6 +14,12 @@ With a burn-in of a few hundred characters the result equals the single stream's
 2e-3 nats (a test checks this); `segments=1` computes the single stream exactly.
 
 Lines mode scores every line from <bos>, including its <eos> (the model must know when to stop).
+
+During training an eval may score a fixed subset of a large split (`max_chars`), so that evals cost
+a small share of the run: in stream mode the first max_chars/32 characters of each of the 32
+pieces, which lie evenly across the split; in lines mode a fixed random choice of whole lines
+(seed 0, the same lines at every eval, so the curve is comparable). Pieces from all over the split
+keep the standard error small; the end of a run scores the whole split.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from charrnn.device import autocast
 from charrnn.model import CharRNN
 
 SEGMENTS, BURN_IN, CHUNK = 32, 512, 512
+ROWS = 16  # rows of features turned into logits at a time (see nats)
 
 
 def summary(total_nats: float, count: int) -> dict:
@@ -38,16 +45,18 @@ def summary(total_nats: float, count: int) -> dict:
 
 @torch.inference_mode()
 def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                 segments: int = SEGMENTS, burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1
-                 ) -> tuple[float, int]:
-    """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream.
+                 segments: int = SEGMENTS, burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1,
+                 max_chars: int = 0) -> tuple[float, int]:
+    """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream
+    (or, with max_chars, for the first max_chars/K characters of each of its K pieces).
     With several ranks, each scores the pieces k with k % world_size == rank (sum them afterwards)."""
     n_pred = len(ids) - 1
     if n_pred <= 0:
         return 0.0, 0
     K = max(1, min(segments, n_pred // max(burn_in, 1)))  # pieces at least as long as the burn-in
-    L = math.ceil(n_pred / K)
-    starts = [k * L for k in range(K) if k % world_size == rank]
+    piece = math.ceil(n_pred / K)
+    L = min(piece, math.ceil(max_chars / K)) if max_chars else piece
+    starts = [k * piece for k in range(K) if k % world_size == rank]
     if not starts:
         return 0.0, 0
     state = model.init_state(len(starts), device)
@@ -70,10 +79,21 @@ def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: s
     total = 0.0
     for t in range(0, L, CHUNK):
         with autocast(device, dtype):
-            logits, state = model(x[:, t: t + CHUNK].to(device), state)  # (pieces, chunk, V)
-        total += F.cross_entropy(logits.float().flatten(0, 1), y[:, t: t + CHUNK].to(device).flatten(),
-                                 ignore_index=IGNORE, reduction="sum").item()
+            out, state = model.features(x[:, t: t + CHUNK].to(device), state)  # (pieces, chunk, H)
+            total += nats(model, out, y[:, t: t + CHUNK].to(device))
     return total, count
+
+
+def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor, rows: int = ROWS) -> float:
+    """The summed cross-entropy of the output layer on features `out` (B, T, H) against y (B, T),
+    a few rows at a time: with thousands of characters (tang-poems) the (B, T, V) logits of a
+    whole batch are hundreds of MB, and scoring them in cache-sized pieces is 1.5x faster."""
+    total = 0.0
+    for i in range(0, len(out), rows):
+        logits = model.readout(out[i: i + rows])
+        total += F.cross_entropy(logits.float().flatten(0, 1), y[i: i + rows].flatten(), ignore_index=IGNORE,
+                                 reduction="sum").item()
+    return total
 
 
 @torch.inference_mode()
@@ -89,26 +109,38 @@ def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: st
         if b % world_size != rank:
             continue
         x, y = pad_lines(ids, spans[i: i + batch_size], max_len)
-        with autocast(device, dtype):
-            logits, _ = model(x.to(device))
         y = y.to(device)
-        total += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE,
-                                 reduction="sum").item()
+        with autocast(device, dtype):
+            out, _ = model.features(x.to(device))
+            total += nats(model, out, y)
         count += int((y != IGNORE).sum())
     return total, count
 
 
+def line_subset(ids: np.ndarray, max_chars: int) -> np.ndarray:
+    """A fixed random choice of whole lines (each ending in <eos>) with at most about max_chars
+    tokens, in their order in the split: the same lines for the same split, call after call."""
+    spans = line_spans(ids)
+    order = np.random.default_rng(0).permutation(len(spans))
+    lengths = (spans[:, 1] - spans[:, 0])[order]
+    chosen = np.sort(order[: max(1, int(np.searchsorted(np.cumsum(lengths), max_chars, side="right")))])
+    return np.concatenate([ids[start:end] for start, end in spans[chosen]])
+
+
 def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
-               exact: bool = False, rank: int = 0, world_size: int = 1) -> tuple[float, int]:
-    """(sum of nats, predictions) of a split, in eval mode. fp32 by default, whatever the training
-    precision, so reported losses are comparable across machines. With several ranks (torchrun),
-    each scores its share; the caller sums the ranks' results."""
+               exact: bool = False, rank: int = 0, world_size: int = 1, max_chars: int = 0) -> tuple[float, int]:
+    """(sum of nats, predictions) of a split, in eval mode; with max_chars > 0 and a larger split,
+    of the fixed subset described above. fp32 by default, whatever the training precision, so
+    reported losses are comparable across machines. With several ranks (torchrun), each scores its
+    share; the caller sums the ranks' results."""
     was_training = model.training
     model.eval()
     try:
         if mode == "stream":
             return score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS,
-                                rank=rank, world_size=world_size)
+                                rank=rank, world_size=world_size, max_chars=max_chars)
+        if max_chars and len(ids) > max_chars:
+            ids = line_subset(ids, max_chars)
         return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size)
     finally:
         model.train(was_training)

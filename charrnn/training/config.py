@@ -12,24 +12,26 @@ from dataclasses import dataclass, field
 
 from charrnn.errors import CharRNNError
 from charrnn.flags import DEVICES, DTYPES, field_names
-from charrnn.model_config import ModelConfig
+from charrnn.model_config import DROPOUTS, ModelConfig
 
 # Changing any of these would make a resumed run a different run (another corpus, other batches).
 FIXED_ON_RESUME = ("preset", "inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
                    "seq_len", "batch_size", "seed", "init_from")
 DEFAULT_MAX_STEPS = 2000
+STREAM_SEQ_LEN = 128  # --seq-len 0 in stream mode
 
 # Settings chosen by measurement for the time a user has (benchmarks/README.md has the runs).
 # A preset fills in the flags the user did not give; explicit flags always win.
 PRESETS: dict[str, dict] = {
     # 2 CPU cores, about two minutes: a smaller, faster model with shorter BPTT makes many more
     # updates in the time, which beats a bigger model that only gets a few hundred steps.
-    "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 4e-3, "max_time": 115, "eval_every": 500},
-    # 2 CPU cores, ten minutes: the default 2x512 plus dropout 0.1 (measured 1.4225 at 600 s against
-    # 1.4406-1.4481 without: past ~1,250 steps the undropped model starts to memorise; seq 64 and
-    # dropout 0.2 did worse in that time).
-    "cpu-10min": {"hidden": 512, "layers": 2, "dropout": 0.1, "seq_len": 128, "lr": 3e-3, "max_time": 600,
-                  "eval_every": 250},
+    # Lighter dropout than the defaults' (a smaller model has less to memorise with): at 4,500 steps
+    # (what 115 s is on an idle 2-core machine) 1.4396, against 1.4883 unregularised.
+    "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 4e-3, "max_time": 115, "eval_every": 500,
+                 "dropout": 0.1, "input_dropout": 0.05},
+    # 2 CPU cores, ten minutes: the defaults, which are regularised so that a faster machine or a
+    # longer budget does not memorise (benchmarks/README.md, "Defaults that do not memorise").
+    "cpu-10min": {"max_time": 600},
     # One GPU: a wider, deeper model, large batches, bf16 (auto on CUDA); not yet measured here.
     "gpu": {"hidden": 1024, "layers": 3, "dropout": 0.2, "seq_len": 256, "batch_size": 128, "lr": 2e-3,
             "max_time": 60, "eval_every": 200},
@@ -56,8 +58,9 @@ class TrainConfig:
     val_frac: float = field(default=0.1, metadata={
         "help": "fraction held out for validation: the end of the text, or random lines"})
     # --- optimisation ---
-    seq_len: int = field(default=128, metadata={
-        "help": "characters per step of truncated backprop (lines mode: longest sample kept)"})
+    seq_len: int = field(default=0, metadata={
+        "help": f"characters per step of truncated backprop; lines mode: the longest sample kept whole "
+                f"(0 = auto: {STREAM_SEQ_LEN}, and in lines mode the longest line, so none is cut)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams (lines mode: samples) per step"})
     lr: float = field(default=3e-3, metadata={
         "help": "peak learning rate (AdamW; Adagrad with --engine numpy, where 0.1 is min-char-rnn's)"})
@@ -65,7 +68,7 @@ class TrainConfig:
     schedule: str = field(default="cosine", metadata={
         "help": "learning-rate schedule after warmup", "choices": ("cosine", "constant")})
     warmup: int = field(default=20, metadata={"help": "steps of linear learning-rate warmup"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    weight_decay: float = field(default=0.1, metadata={"help": "AdamW weight decay (decoupled, scaled by the learning rate)"})
     grad_clip: float = field(default=1.0, metadata={
         "help": "clip the global gradient norm (0 = off); --engine numpy clips each element, as min-char-rnn"})
     max_steps: int = field(default=0, metadata={
@@ -77,7 +80,13 @@ class TrainConfig:
         "choices": ("torch", "numpy")})
     # --- evaluation, checkpoints, output ---
     eval_every: int = field(default=250, metadata={
-        "help": "evaluate on the whole validation split and save every N steps"})
+        "help": "evaluate and save every N steps"})
+    eval_chars: int = field(default=32_768, metadata={
+        "help": "evals during training score a fixed subset of about N characters of a larger validation "
+                "split, the same each time; the end of the run scores all of it (0 = always all)",
+        "metavar": "N"})
+    patience: int = field(default=5, metadata={
+        "help": "stop early when the val loss has not improved for N evals in a row (0 = never)", "metavar": "N"})
     save_every: int = field(default=0, metadata={
         "help": "also save a checkpoint every N steps (0 = only at evals)"})
     log_every: int = field(default=50, metadata={"help": "print a progress line every N steps when not on a terminal"})
@@ -94,12 +103,12 @@ class TrainConfig:
         "help": "start from this run's weights and vocabulary (fine-tuning)", "metavar": "RUN"})
 
     def __post_init__(self) -> None:
-        positive = ("seq_len", "batch_size", "eval_every")
+        positive = ("batch_size", "eval_every")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise CharRNNError(f"--{name.replace('_', '-')} must be > 0 (got {getattr(self, name)})")
-        not_negative = ("max_vocab", "warmup", "weight_decay", "grad_clip", "max_steps", "max_time",
-                        "save_every", "sample_chars")
+        not_negative = ("seq_len", "max_vocab", "warmup", "weight_decay", "grad_clip", "max_steps", "max_time",
+                        "save_every", "sample_chars", "eval_chars", "patience")
         for name in not_negative:
             if getattr(self, name) < 0:
                 raise CharRNNError(f"--{name.replace('_', '-')} must be >= 0 (got {getattr(self, name)})")
@@ -128,8 +137,9 @@ class TrainConfig:
         return self.max_steps
 
 
-def apply_preset(train_given: dict, model_given: dict) -> tuple[dict, dict]:
-    """The flags with --preset's settings filled in where the user gave none."""
+def apply_preset(train_given: dict, model_given: dict, mode: str = "stream") -> tuple[dict, dict]:
+    """The flags with --preset's settings filled in where the user gave none. A preset's --seq-len is
+    for stream mode: in lines mode the default keeps every line whole."""
     name = train_given.get("preset")
     if not name:
         return train_given, model_given
@@ -138,6 +148,8 @@ def apply_preset(train_given: dict, model_given: dict) -> tuple[dict, dict]:
     model_fields = field_names(ModelConfig)
     train_given, model_given = dict(train_given), dict(model_given)
     for key, value in PRESETS[name].items():
+        if key == "seq_len" and mode == "lines":
+            continue
         target = model_given if key in model_fields else train_given
         target.setdefault(key, value)
     return train_given, model_given
@@ -153,9 +165,11 @@ def check_engine(config: TrainConfig, model: ModelConfig, processes: int = 1) ->
     if model.embed > 0:
         raise CharRNNError(f"--engine numpy feeds characters as one-hot vectors and has no embedding: "
                            f"pass --embed 0 (this model asks for an embedding of {model.embed})")
-    if model.dropout > 0:
-        raise CharRNNError(f"--engine numpy has no dropout: pass --dropout 0 (got {model.dropout}) "
-                           f"or train with --engine torch")
+    for name in DROPOUTS:
+        if getattr(model, name) > 0:
+            flag = "--" + name.replace("_", "-")
+            raise CharRNNError(f"--engine numpy has no dropout: pass {flag} 0 (got {getattr(model, name)}) "
+                               f"or train with --engine torch")
     if config.weight_decay > 0:
         raise CharRNNError("--engine numpy trains with Adagrad and has no weight decay: "
                            "drop --weight-decay or train with --engine torch")

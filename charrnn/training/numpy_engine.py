@@ -90,9 +90,12 @@ class NumpyEngine:
         x, y = batch.x.numpy(), batch.y.numpy()  # (B, T); lines mode: y is IGNORE after a line's <eos>
         if self.stream and (batch.new_epoch or self.carry is None):
             self.carry = [None] * len(x)  # zeros: a new pass over the text
-        total, nats, chars = None, 0.0, 0
+        total, nats, chars, rows = None, 0.0, 0, 0
         for b, (row_x, row_y) in enumerate(zip(x, y)):
             n = int((row_y != IGNORE).sum())  # padding is only ever at the end
+            if n == 0:
+                continue  # an empty row filling an epoch's last batch of lines
+            rows += 1
             inputs, targets = row_x[:n].tolist(), row_y[:n].tolist()
             loss, grads, state = loss_and_grads(self.params, self.model_config.cell, inputs, targets,
                                                 self.carry[b] if self.stream else None)
@@ -105,13 +108,13 @@ class NumpyEngine:
                     total[key] += g
             nats, chars = nats + loss, chars + n
         for g in total.values():
-            g /= len(x)  # summed over each sequence's characters, averaged over the sequences
+            g /= rows  # summed over each sequence's characters, averaged over the sequences
         if self.config.grad_clip > 0:
             clip(total, self.config.grad_clip)
         self.optimizer.lr = lr
         self.optimizer.step(self.params, total)
         self.version += 1
-        return nats, chars, len(x)
+        return nats, chars, rows
 
     def network(self) -> CharRNN:
         """The params as a CharRNN (float32), converted once per step however often it is asked for."""

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from charrnn import checkpoint
-from charrnn.data.batches import LineBatches, StreamBatches, make_batches
+from charrnn.data.batches import LineBatches, StreamBatches, line_spans, make_batches
 from charrnn.data.corpus import Corpus, load_corpus, source_files
+from charrnn.data.datasets import dataset_names, get_dataset
 from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
-from charrnn.model_config import ModelConfig
+from charrnn.model_config import DROPOUTS, ModelConfig
 from charrnn.training import distributed
-from charrnn.training.config import FIXED_ON_RESUME, TrainConfig, apply_preset, check_engine
+from charrnn.training.config import FIXED_ON_RESUME, STREAM_SEQ_LEN, TrainConfig, apply_preset, check_engine
 from charrnn.training.lock import RunLock
 
 
@@ -41,7 +42,10 @@ def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> 
     (main_process=False): they read the same corpus and neither check nor write the folder."""
     if train_given.get("resume"):
         return resume_run(train_given, model_given, main_process)
-    train_given, model_given = apply_preset(train_given, model_given)
+    train_given, model_given = apply_preset(train_given, model_given, _expected_mode(train_given))
+    if train_given.get("engine") == "numpy":  # min-char-rnn's engine: no regularisers unless asked (refused)
+        train_given = {"weight_decay": 0.0, **train_given}
+        model_given = {**{name: 0.0 for name in DROPOUTS}, **model_given}
     config = TrainConfig(**train_given)
     if config.init_from:
         return fine_tune_run(config, model_given, main_process)
@@ -110,7 +114,8 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
             init_weights: Path | None = None) -> RunSetup:
     """The shared tail: the checks every path needs, the batches, and (new runs, rank 0) the run files."""
     if not config.resume:
-        config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode)
+        config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode,
+                                     seq_len=config.seq_len or auto_seq_len(corpus))
     check_engine(config, model_config, distributed.current().size)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
     if len(corpus.val) < 2 and config.val_frac > 0:
@@ -136,6 +141,23 @@ def _write_new_run(config: TrainConfig, model_config: ModelConfig, corpus: Corpu
         lock.release()
         raise
     return lock
+
+
+def auto_seq_len(corpus: Corpus) -> int:
+    """--seq-len 0: 128 characters of BPTT in stream mode; in lines mode the longest training line
+    (with its <eos>), so that every line is learned to its end."""
+    if corpus.mode != "lines" or len(corpus.train) == 0:
+        return STREAM_SEQ_LEN
+    spans = line_spans(corpus.train)
+    return int((spans[:, 1] - spans[:, 0]).max())
+
+
+def _expected_mode(train_given: dict) -> str:
+    """The mode the run will have, before its corpus is read (for the preset's stream-only flags)."""
+    mode = train_given.get("mode", "auto")
+    if mode == "auto" and train_given.get("dataset") in dataset_names():
+        return get_dataset(train_given["dataset"]).default_mode
+    return "stream" if mode == "auto" else mode
 
 
 def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:

@@ -2,11 +2,13 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import charrnn
 from charrnn.generation.scoring import score, score_stream
+from charrnn.vocab import EOS
 
 
 def test_pieces_with_burn_in_equal_the_single_stream(tiny_run, shakespeare_text):
@@ -41,3 +43,46 @@ def test_best_weights_are_those_of_the_best_eval(tiny_run):
 
     evals = [r["val_loss"] for r in read_metrics(tiny_run) if "val_loss" in r]
     assert read_header(tiny_run / BEST)[1]["val"] == pytest.approx(min(evals))
+
+
+def test_subset_scores_are_the_same_pieces_every_time(tiny_run, shakespeare_text):
+    from charrnn.generation.scoring import score_sums
+
+    model = charrnn.load(tiny_run)
+    ids = model.vocab.encode(shakespeare_text[:20_000])
+    device = torch.device("cpu")
+    first = score_sums(model.model, ids, "stream", device, max_chars=2_000)
+    assert first == score_sums(model.model, ids, "stream", device, max_chars=2_000)
+    assert 1_900 <= first[1] <= 2_100
+    whole = score_sums(model.model, ids, "stream", device)
+    assert whole[1] == len(ids) - 1 and score_sums(model.model, ids, "stream", device, max_chars=10**9) == whole
+    # the pieces lie all over the split: the subset's mean is near the whole split's
+    assert abs(first[0] / first[1] - whole[0] / whole[1]) < 0.15
+
+
+def test_line_subsets_are_fixed_whole_lines(tiny_lines_run):
+    from charrnn.data.batches import line_spans
+    from charrnn.data.corpus import encode_text
+    from charrnn.generation.scoring import line_subset
+
+    model = charrnn.load(tiny_lines_run)
+    lines = ["a" * (1 + i // 25) for i in range(300)]  # the length says where in the split a line was
+    ids = encode_text("\n".join(lines) + "\n", model.vocab, "lines")[0]
+    subset = line_subset(ids, 400)
+    assert np.array_equal(subset, line_subset(ids, 400))  # the same lines at every eval
+    spans = line_spans(subset)
+    assert 300 < len(subset) <= 400 and subset[-1] == EOS
+    chosen = [model.vocab.decode(subset[s:e - 1]) for s, e in spans]
+    assert all(c and set(c) == {"a"} for c in chosen)  # whole lines, each to its <eos>
+    assert len({len(c) for c in chosen}) > 5  # drawn from all over the split, not its start
+
+
+def test_bf16_scores_within_a_thousandth_of_fp32(tiny_run, shakespeare_text):
+    """Training evals run in the training precision (bf16 where the machine has it): the bound that allows it."""
+    from charrnn.generation.scoring import score_sums
+
+    model = charrnn.load(tiny_run)
+    ids = model.vocab.encode(shakespeare_text[:20_000])
+    fp32 = score_sums(model.model, ids, "stream", torch.device("cpu"), "fp32")
+    bf16 = score_sums(model.model, ids, "stream", torch.device("cpu"), "bf16")
+    assert fp32[1] == bf16[1] and abs(fp32[0] / fp32[1] - bf16[0] / bf16[1]) < 1e-3

@@ -23,3 +23,23 @@ def test_unknown_preset():
 def test_no_budget_means_the_default_step_limit():
     assert TrainConfig().step_limit == 2000
     assert TrainConfig(max_time=60).step_limit == 0
+
+
+def test_cpu_10min_is_the_defaults_with_a_ten_minute_budget():
+    """The defaults are what was measured for ten minutes: the preset only sets the budget."""
+    assert apply_preset({"preset": "cpu-10min"}, {}) == ({"preset": "cpu-10min", "max_time": 600}, {})
+
+
+def test_a_presets_seq_len_is_for_stream_mode():
+    train, _ = apply_preset({"preset": "cpu-2min"}, {}, mode="lines")
+    assert "seq_len" not in train and train["max_time"] == 115
+    assert apply_preset({"preset": "cpu-2min"}, {}, mode="stream")[0]["seq_len"] == 64
+
+
+def test_the_numpy_engine_runs_unregularised_by_default(tmp_path, shakespeare_file):
+    setup = prepare({"inputs": [str(shakespeare_file)], "out": str(tmp_path / "r"), "engine": "numpy",
+                     "batch_size": 2, "seq_len": 8}, {"hidden": 8})
+    setup.lock.release()
+    m = setup.model_config
+    assert (m.dropout, m.weight_drop, m.input_dropout, setup.config.weight_decay) == (0, 0, 0, 0)
+    assert m.embed == 0

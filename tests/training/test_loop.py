@@ -29,10 +29,17 @@ def assert_same_weights(a, b):
         assert torch.equal(wa[k], wb[k]), k
 
 
-@pytest.mark.parametrize("mode, extra", [("stream", {}), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}),
-                                         ("stream", {"output": "tied", "embed": 8})])
-def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra):
-    flags = {**TINY_TRAIN, "inputs": [str(shakespeare_file)], "mode": mode, "max_steps": 24, "eval_every": 10}
+REGULARISED = {"layers": 2, "dropout": 0.1, "weight_drop": 0.3, "input_dropout": 0.2, "embed_dropout": 0.1}
+
+
+@pytest.mark.parametrize("mode, extra, train_extra", [
+    ("stream", {}, {}), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}, {}),
+    ("stream", {"output": "tied", "embed": 8}, {}),
+    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}),  # the masks' RNG is restored too
+    ("lines", {**REGULARISED, "cell": "gru"}, {"weight_decay": 0.1, "eval_chars": 300, "seq_len": 0})])
+def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra, train_extra):
+    flags = {**TINY_TRAIN, "inputs": [str(shakespeare_file)], "mode": mode, "max_steps": 24, "eval_every": 10,
+             **train_extra}
     model = {**TINY_MODEL, **extra}
     straight = fit(prepare({**flags, "out": str(tmp_path / "straight")}, model))
     stopped = train_stopped_during(prepare({**flags, "out": str(tmp_path / "stopped")}, model), at=7)

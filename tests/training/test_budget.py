@@ -1,0 +1,130 @@
+"""What a CPU-minute buys: evals on a fixed subset with the whole split at the end, a speed that
+leaves evaluation out, early stopping, and lines that are never cut by default."""
+
+import time
+
+import pytest
+
+from charrnn import checkpoint
+from charrnn.training.launch import ENGINES, fit
+from charrnn.training.loop import Trainer
+from charrnn.training.preparation import prepare
+from conftest import TINY_MODEL, TINY_TRAIN
+
+
+def flags(corpus, out, **more):
+    return {**TINY_TRAIN, "inputs": [str(corpus)], "out": str(out), **more}
+
+
+def test_evals_score_a_subset_and_the_end_the_whole_split(tmp_path, shakespeare_file, capsys):
+    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, eval_chars=400),
+                         TINY_MODEL))
+    records = checkpoint.read_metrics(result.run_dir)
+    evals = [r for r in records if "val_loss" in r]
+    assert [r["step"] for r in evals] == [10, 20, 30]
+    assert all(r["val_subset"] and 380 <= r["val_chars"] <= 420 for r in evals)
+    (whole,) = [r for r in records if "whole_val_loss" in r]
+    assert whole["val_chars"] == 1_999 and whole["best_step"] == min(evals, key=lambda r: r["val_loss"])["step"]
+    assert result.best_val == whole["whole_best_val_loss"] and result.last_val == whole["whole_val_loss"]
+    assert checkpoint.run_summary(result.run_dir)["best_val"] == result.best_val
+    out = capsys.readouterr().out
+    assert "on 4" in out and "whole validation split" in out and "evaluating" not in out  # (the CLI prints that)
+
+
+def test_the_whole_split_of_the_best_weights_when_the_last_are_worse(tmp_path, shakespeare_file, monkeypatch):
+    scores = iter([2.0, 3.0, 3.5])  # the subset evals: the first one is the best
+
+    def val_score(self, network, max_chars):
+        if max_chars:
+            loss = next(scores)
+            return {"loss_nats": loss, "bpc": loss, "chars": 100}, True
+        return original(self, network, max_chars)
+
+    original = Trainer.val_score
+    monkeypatch.setattr(Trainer, "val_score", val_score)
+    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, patience=0),
+                         TINY_MODEL))
+    whole = [r for r in checkpoint.read_metrics(result.run_dir) if "whole_val_loss" in r][0]
+    assert whole["best_step"] == 10 and whole["whole_best_val_loss"] != whole["whole_val_loss"]
+    assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == 10
+
+
+def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, monkeypatch, capsys):
+    losses = iter([3.0, 2.0, 2.5, 2.4, 2.6, 9.9])
+
+    def val_score(self, network, max_chars):
+        loss = next(losses) if max_chars else 2.0
+        return {"loss_nats": loss, "bpc": loss, "chars": 100}, bool(max_chars)
+
+    monkeypatch.setattr(Trainer, "val_score", val_score)
+    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=100, eval_every=5, patience=3),
+                         TINY_MODEL))
+    assert result.stopped_early and result.steps == 25  # best at 10; 15, 20, 25 did not improve
+    assert "stopped early: val has not improved for 3 evals (best at step 10)" in capsys.readouterr().out
+
+
+def test_progress_speed_leaves_evaluation_out(tmp_path, shakespeare_file, monkeypatch):
+    original = Trainer.evaluate
+
+    def slow_evaluate(self, bar):
+        time.sleep(1.0)
+        original(self, bar)
+
+    monkeypatch.setattr(Trainer, "evaluate", slow_evaluate)
+    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=20, eval_every=5, log_every=5),
+                         TINY_MODEL))
+    speeds = [r["chars_per_s"] for r in checkpoint.read_metrics(result.run_dir) if "chars_per_s" in r]
+    chars_per_log = 5 * TINY_TRAIN["batch_size"] * TINY_TRAIN["seq_len"]
+    assert len(speeds) == 4 and min(speeds) > chars_per_log / 0.5  # with the 1 s evals counted: < 640/s
+    assert result.eval_seconds >= 4.0
+
+
+def test_lines_are_never_cut_by_default(tmp_path, capsys):
+    corpus = tmp_path / "lines.txt"
+    corpus.write_text("".join(f"{'ab' * (1 + i % 7)}\n" for i in range(60)) + "x" * 300 + "\n", encoding="utf-8")
+    setup = prepare({**TINY_TRAIN, "inputs": [str(corpus)], "out": str(tmp_path / "run"), "mode": "lines",
+                     "seq_len": 0, "val_frac": 0.0, "preset": "cpu-2min"}, TINY_MODEL)
+    setup.lock.release()
+    assert setup.config.seq_len == 301  # the longest line and its <eos>: the preset's 64 is for stream mode
+    assert "are cut" not in capsys.readouterr().err
+    info, _ = checkpoint.read_run(setup.run_dir)
+    assert info.train["seq_len"] == 301  # saved resolved: a resume reads the same batches
+    cut = prepare({**TINY_TRAIN, "inputs": [str(corpus)], "out": str(tmp_path / "cut"), "mode": "lines",
+                   "seq_len": 50, "val_frac": 0.0}, TINY_MODEL)
+    cut.lock.release()
+    assert "1 of 61 lines are longer than --seq-len 50 and are cut" in capsys.readouterr().err
+
+
+def test_a_stream_run_keeps_128_by_default(tmp_path, shakespeare_file):
+    setup = prepare({"inputs": [str(shakespeare_file)], "out": str(tmp_path / "run"), "device": "cpu"}, TINY_MODEL)
+    setup.lock.release()
+    assert setup.config.seq_len == 128
+
+
+def test_line_batches_hold_lines_of_about_one_length(tmp_path):
+    import numpy as np
+
+    from charrnn.data.batches import LineBatches
+    from charrnn.vocab import EOS
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 200, size=2_000)
+    ids = np.concatenate([np.r_[np.full(k, 5), EOS] for k in lengths]).astype(np.uint16)
+    batches = LineBatches(ids, batch_size=16, seq_len=400)
+    padded = real = 0
+    for _ in range(batches.steps):
+        batch = batches.next()
+        padded += batch.y.numel()
+        real += int((batch.y != -100).sum())
+    assert real == lengths.sum() + len(lengths) and padded < 1.1 * real  # random batches: about 1.9x
+
+
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+def test_an_epochs_last_batch_of_lines_trains_in_both_engines(tmp_path, engine):
+    corpus = tmp_path / "names.txt"
+    corpus.write_text("".join(f"{'abc'[i % 3] * (1 + i % 5)}\n" for i in range(10)), encoding="utf-8")
+    model = {**TINY_MODEL, "embed": 0} if engine == "numpy" else TINY_MODEL
+    result = fit(prepare({**TINY_TRAIN, "inputs": [str(corpus)], "out": str(tmp_path / "run"), "mode": "lines",
+                          "batch_size": 4, "val_frac": 0.0, "max_steps": 6, "engine": engine}, model))
+    losses = [r["loss"] for r in checkpoint.read_metrics(result.run_dir) if "loss" in r]
+    assert result.steps == 6 and all(loss == loss for loss in losses)  # 10 lines, 4 a batch: 2 empty rows
