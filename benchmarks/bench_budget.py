@@ -63,7 +63,7 @@ def command(dataset: str, budget: float, seed: int, preset: str | None, flags: l
 def train(args: list[str], out: Path, log: Path | None = None) -> dict:
     """Run one training process; what its run folder and output say about it."""
     started = time.time()
-    done = subprocess.run([sys.executable, "-m", "charrnn", *args[1:], "--out", str(out), "--sample-chars", "0"],
+    done = subprocess.run([sys.executable, "-m", "charrnn", *args[1:], "--out", str(out)],  # samples included
                           capture_output=True, text=True)
     wall = time.time() - started
     if log is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -90,8 +91,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     result = run_training(train_given, given_fields(args, ModelConfig))
     best = f"best val {result.best_val:.4f} nats/char" if result.best_val is not None else "no validation split"
     share = f" ({result.eval_seconds:.0f}s, {result.eval_seconds / max(result.elapsed, 1e-9):.0%}, evaluating)"
-    print(f"done: {result.steps} steps in {result.elapsed:.0f}s{share}, {best}; "
-          f"sample with `charrnn sample {result.run_dir}`")
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+        print(f"done: {result.steps} steps in {result.elapsed:.0f}s{share}, {best}; "
+              f"sample with `charrnn sample {result.run_dir}`")
     return 130 if result.interrupted else 0
 
 

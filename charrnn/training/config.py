@@ -137,9 +137,11 @@ class TrainConfig:
         return self.max_steps
 
 
-def apply_preset(train_given: dict, model_given: dict, mode: str = "stream") -> tuple[dict, dict]:
+def apply_preset(train_given: dict, model_given: dict, mode: str = "stream",
+                 fine_tuning: bool = False) -> tuple[dict, dict]:
     """The flags with --preset's settings filled in where the user gave none. A preset's --seq-len is
-    for stream mode: in lines mode the default keeps every line whole."""
+    for stream mode: in lines mode the default keeps every line whole. A fine-tuned run keeps its
+    base's model, so it takes only the preset's training settings."""
     name = train_given.get("preset")
     if not name:
         return train_given, model_given
@@ -148,7 +150,7 @@ def apply_preset(train_given: dict, model_given: dict, mode: str = "stream") -> 
     model_fields = field_names(ModelConfig)
     train_given, model_given = dict(train_given), dict(model_given)
     for key, value in PRESETS[name].items():
-        if key == "seq_len" and mode == "lines":
+        if (key == "seq_len" and mode == "lines") or (fine_tuning and key in model_fields):
             continue
         target = model_given if key in model_fields else train_given
         target.setdefault(key, value)

@@ -92,6 +92,13 @@ def gather_batch(tensor: torch.Tensor) -> torch.Tensor:
     return torch.cat(parts, dim=1)
 
 
+def gather_rows(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Each rank's tensor (the same shape on every rank) -> (W, ...) on the CPU, on every rank."""
+    parts = [torch.empty_like(tensor, device=device) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, tensor.to(device))
+    return torch.stack(parts).cpu()
+
+
 def check_batch(batch_size: int, world: World) -> None:
     if batch_size % world.size:
         raise CharRNNError(f"--batch-size {batch_size} must be a multiple of the {world.size} processes "

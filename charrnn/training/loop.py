@@ -9,9 +9,11 @@ weights and optimizer; everything around the step is here, so both engines stop,
 evaluate, save and resume the same way:
 
     per step    engine.train_step(batch, lr) -> (nats, characters, sequences)
-    at evals    engine.network() -> a CharRNN, scored and sampled through charrnn.generation
-    at saves    trainer.safetensors = weights ("model.*") + engine.trainer_tensors() + RNG,
-                with step, elapsed time, best val and data position in its metadata;
+    at evals    engine.network() -> a CharRNN, scored and sampled by evals.py (a fixed subset of the
+                val split during training, the whole split at the end)
+    at saves    trainer.safetensors = weights ("model.*") + engine.trainer_tensors() + RNG (each
+                rank's under torchrun), with step, elapsed and eval time, the val record (best,
+                last, best step, how the evals score) and the data position in its metadata;
                 then last.safetensors, and best.safetensors when the val loss improved
     on resume   engine.restore(tensors) + the same counters and position
 """
@@ -33,15 +35,11 @@ from tqdm import tqdm
 
 from charrnn import checkpoint
 from charrnn.data.batches import Batch, Position
-from charrnn.device import uses_bf16
-from charrnn.generation.options import SamplingOptions
-from charrnn.generation.scoring import score_sums, summary
-from charrnn.generation.streaming import Transcript, text_steps, written_pieces
 from charrnn.model import CharRNN
 from charrnn.training import distributed
+from charrnn.training.evals import Evals
 from charrnn.training.preparation import RunSetup, describe
 
-EVAL_SAMPLE = SamplingOptions(temperature=0.8)  # the sample printed at each eval
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each saves after the step and stops, as Ctrl-C does
 
 
@@ -85,14 +83,9 @@ class Trainer:
         self.setup, self.config, self.run_dir, self.engine = setup, setup.config, setup.run_dir, engine
         self.world = distributed.current()
         self.batches = setup.batches
-        self.step, self.elapsed, self.best_val, self.last_val = 0, 0.0, math.inf, None
-        self.best_step, self.eval_seconds, self.paused = 0, 0.0, 0.0  # paused: eval time since the last log
-        # Evals in the training precision: bf16 scores tinyshakespeare's val split within 2e-4 nats of
-        # fp32 (a 2x512 LSTM; 1e-3 is the bound a test holds) in a third of the time. The numpy
-        # engine's runs are scored in fp32, as the reference they are.
-        self.eval_dtype = "fp32" if engine.name == "numpy" else self.config.dtype
-        self.subset_evals = False  # the evals score a subset of the validation split (--eval-chars)
-        self.whole = {}  # the end of the run's scores on the whole validation split: {"last": .., "best": ..}
+        self.step, self.elapsed = 0, 0.0
+        self.eval_seconds, self.paused = 0.0, 0.0  # time evaluating: in all, and since the last log line
+        self.evals = Evals(setup, engine)
         self.stop_requested = False
         if self.config.resume and (self.run_dir / checkpoint.TRAINER).exists():
             self.restore()
@@ -101,7 +94,7 @@ class Trainer:
 
     # --- the loop ---------------------------------------------------------------------------
     def fit(self) -> TrainResult:
-        cfg, main = self.config, self.world.is_main
+        cfg, main, evals = self.config, self.world.is_main, self.evals
         if main:
             print(f"{describe(self.setup)} | {self.engine.banner()}", flush=True)
         bar = tqdm(total=cfg.step_limit or int(cfg.max_time), disable=None if main else True, dynamic_ncols=True,
@@ -123,11 +116,12 @@ class Trainer:
                 bar.set_postfix(loss=f"{nats / max(chars, 1):.3f}", lr=f"{lr:.1e}", refresh=False)
                 bar.update(1 if cfg.step_limit else int(self.elapsed) - bar.n)
                 if self.step % cfg.eval_every == 0 or self.finished():
-                    self.timed(self.evaluate, bar)
-                    if self.finished():
-                        self.timed(self.score_whole, bar)
-                        self.elapsed = self.clock(start)[0]  # the run's time includes its last evals
+                    self.timed(self.evals.evaluate, self.step, self.elapsed, bar)
                     self.save()
+                    if self.finished() and not interrupted:  # saved first: a second Ctrl-C loses nothing
+                        self.timed(self.evals.score_whole, self.step, self.elapsed, bar)
+                        self.elapsed = self.clock(start)[0]  # the run's time includes its last evals
+                        self.save()
                 elif cfg.save_every and self.step % cfg.save_every == 0:
                     self.save()
             if interrupted:
@@ -137,12 +131,12 @@ class Trainer:
         finally:
             bar.close()
             self._restore_ctrl_c(previous_handler)
-        if self.out_of_patience() and main:
+        if self.out_of_patience() and not self.budget_spent() and main:
             bar.write(f"stopped early: val has not improved for {cfg.patience} evals (best at step "
-                      f"{self.best_step}); continue with `--resume --patience 0`")
-        best = self.whole.get("best", self.best_val if math.isfinite(self.best_val) else None)
-        return TrainResult(self.run_dir, self.step, best, self.whole.get("last", self.last_val), self.elapsed,
-                           interrupted, self.eval_seconds, self.out_of_patience())
+                      f"{evals.best_step}); continue with `--resume --patience 0`")
+        best = evals.whole.get("best", evals.best_val if math.isfinite(evals.best_val) else None)
+        return TrainResult(self.run_dir, self.step, best, evals.whole.get("last", evals.last_val), self.elapsed,
+                           interrupted, self.eval_seconds, self.out_of_patience() and not self.budget_spent())
 
     def clock(self, start: float) -> tuple[float, bool]:
         """(seconds since the run's start, whether a stop was asked). Every rank must agree on the
@@ -153,16 +147,18 @@ class Trainer:
         return elapsed, stops > 0
 
     def finished(self) -> bool:
+        return self.budget_spent() or self.out_of_patience()
+
+    def budget_spent(self) -> bool:
         cfg = self.config
-        return bool((cfg.step_limit and self.step >= cfg.step_limit) or (cfg.max_time and self.elapsed >= cfg.max_time)
-                    or self.out_of_patience())
+        return bool((cfg.step_limit and self.step >= cfg.step_limit) or (cfg.max_time and self.elapsed >= cfg.max_time))
 
     def out_of_patience(self) -> bool:
         """--patience: the last `patience` evals did not improve on the best (a second line of defence
         against memorising; the regularisers are the first)."""
         cfg = self.config
-        return bool(cfg.patience and self.last_val is not None
-                    and self.step - self.best_step >= cfg.patience * cfg.eval_every)
+        return bool(cfg.patience and self.evals.last_val is not None
+                    and self.step - self.evals.best_step >= cfg.patience * cfg.eval_every)
 
     def progress(self) -> float:
         """How far through its budget the run is, 0..1 (steps or time, whichever is further)."""
@@ -189,74 +185,6 @@ class Trainer:
         self.eval_seconds += spent
         self.paused += spent
 
-    def val_score(self, network: CharRNN, max_chars: int) -> tuple[dict, bool]:
-        """(summary, whether it was a subset) of the validation split; every rank scores its share."""
-        corpus, device = self.setup.corpus, self.engine.device
-        total, count = score_sums(network, corpus.val, corpus.mode, device, self.eval_dtype, rank=self.world.rank,
-                                  world_size=self.world.size, max_chars=max_chars)
-        total, count = distributed.all_reduce_sum([total, float(count)], device)
-        whole = len(corpus.val) - (corpus.mode == "stream")  # every token a prediction (stream: not the first)
-        return summary(total, int(count)), int(count) < whole
-
-    def evaluate(self, bar) -> None:
-        corpus, network = self.setup.corpus, self.engine.network()
-        record = {"step": self.step, "elapsed": self.elapsed}
-        if len(corpus.val) >= 2:
-            result, subset = self.val_score(network, self.config.eval_chars)
-            self.last_val, self.subset_evals = result["loss_nats"], subset
-            record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"], val_chars=result["chars"],
-                          val_subset=subset, val_bf16=uses_bf16(self.engine.device, self.eval_dtype))
-            improved = self.last_val < self.best_val
-            if improved:
-                self.best_val, self.best_step = self.last_val, self.step
-            if self.world.is_main:
-                scope = f" on {result['chars']:,} val chars" if subset else ""
-                bar.write(f"step {self.step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
-                          f"{scope}{' (best)' if improved else ''} | {self.elapsed:.0f}s")
-        if not self.world.is_main:
-            return
-        checkpoint.append_metrics(self.run_dir, record)
-        if self.config.sample_chars:
-            bar.write("    " + self.sample(network).replace("\n", "\n    "))
-
-    def score_whole(self, bar) -> None:
-        """The end of the run: the last weights and the best ones on the whole validation split, when
-        the evals scored a subset (their numbers are what best.safetensors and the result carry)."""
-        corpus = self.setup.corpus
-        if len(corpus.val) < 2 or self.last_val is None:
-            return
-        if not self.subset_evals:
-            return  # the evals already scored the whole split
-        last = self.val_score(self.engine.network(), 0)[0]
-        self.whole = {"last": last["loss_nats"], "best": last["loss_nats"]}
-        if self.best_step != self.step:
-            best = CharRNN(self.setup.model_config).to(self.engine.device)
-            checkpoint.load_weights(best, checkpoint.load_tensors(self.run_dir / checkpoint.BEST)[0],
-                                    self.run_dir / checkpoint.BEST)
-            self.whole["best"] = self.val_score(best, 0)[0]["loss_nats"]
-        if self.world.is_main:
-            checkpoint.append_metrics(self.run_dir, {"step": self.step, "elapsed": self.elapsed,
-                                                     "whole_val_loss": self.whole["last"],
-                                                     "whole_best_val_loss": self.whole["best"],
-                                                     "best_step": self.best_step, "val_chars": last["chars"]})
-            bar.write(f"whole validation split ({last['chars']:,} chars): last {self.whole['last']:.4f}, "
-                      f"best (step {self.best_step}) {self.whole['best']:.4f} nats/char")
-
-    def sample(self, network: CharRNN) -> str:
-        """What the model writes now (lines mode: a few whole samples, one a line), seeded by the step."""
-        corpus, was_training = self.setup.corpus, network.training
-        num = 5 if corpus.mode == "lines" else 1
-        network.eval()
-        try:
-            transcript = Transcript(num, [])
-            steps = text_steps(network, corpus.vocab, corpus.mode, "", self.config.sample_chars, EVAL_SAMPLE,
-                               self.step, num)
-            for _ in written_pieces(steps, transcript):
-                pass
-        finally:
-            network.train(was_training)
-        return "\n".join(transcript.texts)
-
     def log(self, window: np.ndarray, lr: float, seconds: float, quiet: bool) -> None:
         """A metrics line: the mean loss since the last one, the learning rate, the speed."""
         if not self.world.is_main:
@@ -279,22 +207,22 @@ class Trainer:
         """trainer.safetensors first (everything a resume needs, in one atomic file), then the weights.
         Under torchrun every rank hands in its streams' carried state and rank 0 writes."""
         engine_tensors = self.engine.trainer_tensors()
+        rank_rngs = distributed.gather_rows(self.rank_rng(), self.engine.device) if self.world.enabled else None
         if not self.world.is_main:
             distributed.barrier()
             return
         weights = self.engine.network().state_dict()
         tensors = {**{f"model.{k}": v for k, v in weights.items()}, **engine_tensors,
-                   "rng.torch": torch.get_rng_state()}
+                   "rng.torch": torch.get_rng_state(), **({"rng.ranks": rank_rngs} if self.world.enabled else {})}
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
-        meta = {"engine": self.engine.name, "step": self.step, "elapsed": self.elapsed,
-                "best_val": self.best_val if math.isfinite(self.best_val) else None, "last_val": self.last_val,
-                "best_step": self.best_step, "eval_seconds": self.eval_seconds, "whole_val": self.whole,
-                "position": vars(self.batches.position)}
+        meta = {"engine": self.engine.name, "step": self.step, "elapsed": self.elapsed, **self.evals.meta(),
+                "eval_seconds": self.eval_seconds, "position": vars(self.batches.position)}
         checkpoint.save_tensors(self.run_dir / checkpoint.TRAINER, tensors, meta)
         checkpoint.save_tensors(self.run_dir / checkpoint.LAST, weights, {"step": self.step})
-        if self.last_val is not None and self.best_step == self.step:
-            checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step, "val": self.best_val})
+        if self.evals.last_val is not None and self.evals.best_step == self.step:
+            checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights,
+                                    {"step": self.step, "val": self.evals.best_val})
         elif len(self.setup.corpus.val) < 2:  # no validation split: the latest weights are the best we know
             checkpoint.save_tensors(self.run_dir / checkpoint.BEST, weights, {"step": self.step})
         distributed.barrier()
@@ -305,14 +233,23 @@ class Trainer:
         torch.set_rng_state(tensors["rng.torch"])
         if "rng.cuda" in tensors and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(list(tensors["rng.cuda"]))
+        if "rng.ranks" in tensors and len(tensors["rng.ranks"]) == self.world.size:
+            self.rank_rng(tensors["rng.ranks"][self.world.rank].clone())  # a row view crashes set_rng_state
         self.step, self.elapsed = int(meta["step"]), float(meta["elapsed"])
-        self.best_val = meta["best_val"] if meta.get("best_val") is not None else math.inf
-        self.last_val = meta.get("last_val")
-        self.best_step, self.eval_seconds = int(meta.get("best_step", self.step)), float(meta.get("eval_seconds", 0.0))
-        self.whole = meta.get("whole_val") or {}
+        self.eval_seconds = float(meta.get("eval_seconds", 0.0))
         self.batches.position = Position(**meta["position"])
+        self.evals.restore(meta)
         if self.world.is_main:
             checkpoint.truncate_metrics(self.run_dir, self.step)
+
+    def rank_rng(self, state: torch.Tensor | None = None) -> torch.Tensor | None:
+        """This rank's dropout generator (its GPU's, or the CPU's): read it, or set it to `state`.
+        Under torchrun each rank draws its own masks, and a resume gives each its own back."""
+        cuda = self.engine.device.type == "cuda"
+        if state is None:
+            return torch.cuda.get_rng_state(self.engine.device) if cuda else torch.get_rng_state()
+        torch.cuda.set_rng_state(state, self.engine.device) if cuda else torch.set_rng_state(state)
+        return None
 
     # --- Ctrl-C or SIGTERM (a service manager's stop): finish the step, save, stop ----------------
     def _catch_ctrl_c(self):

@@ -42,10 +42,11 @@ def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> 
     (main_process=False): they read the same corpus and neither check nor write the folder."""
     if train_given.get("resume"):
         return resume_run(train_given, model_given, main_process)
-    train_given, model_given = apply_preset(train_given, model_given, _expected_mode(train_given))
-    if train_given.get("engine") == "numpy":  # min-char-rnn's engine: no regularisers unless asked (refused)
+    if train_given.get("engine") == "numpy":  # min-char-rnn's engine: no regularisers, a preset's neither
         train_given = {"weight_decay": 0.0, **train_given}
         model_given = {**{name: 0.0 for name in DROPOUTS}, **model_given}
+    train_given, model_given = apply_preset(train_given, model_given, _expected_mode(train_given),
+                                            fine_tuning=bool(train_given.get("init_from")))
     config = TrainConfig(**train_given)
     if config.init_from:
         return fine_tune_run(config, model_given, main_process)
@@ -155,6 +156,8 @@ def auto_seq_len(corpus: Corpus) -> int:
 def _expected_mode(train_given: dict) -> str:
     """The mode the run will have, before its corpus is read (for the preset's stream-only flags)."""
     mode = train_given.get("mode", "auto")
+    if mode == "auto" and train_given.get("init_from"):  # a fine-tuned run keeps its base's mode
+        return checkpoint.read_run(Path(train_given["init_from"]))[0].mode
     if mode == "auto" and train_given.get("dataset") in dataset_names():
         return get_dataset(train_given["dataset"]).default_mode
     return "stream" if mode == "auto" else mode

@@ -6,6 +6,8 @@ One engine of the loop in loop.py. Under torchrun each rank trains its rows of t
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 import torch.nn.functional as F
 
@@ -16,6 +18,17 @@ from charrnn.device import autocast, pick_device, seed_everything
 from charrnn.model import CharRNN, detach_state
 from charrnn.training import distributed
 from charrnn.training.preparation import RunSetup
+
+
+LOGITS_BUDGET = 2**26  # logits per forward pass (256 MB in fp32): a batch of long lines goes a few rows at a time
+
+
+def row_pieces(rows: int, length: int, vocab_size: int) -> list[slice]:
+    """The batch's rows in pieces small enough to hold their logits (all of them in one piece, usually:
+    tinyshakespeare's 32x128 batch is 0.3M logits; tang-poems' longest lines, 1,561 characters of a
+    7,834-character vocabulary, are 12M logits each)."""
+    per_piece = max(1, min(rows, LOGITS_BUDGET // max(1, length * vocab_size)))
+    return [slice(start, start + per_piece) for start in range(0, rows, per_piece)]
 
 
 class TorchEngine:
@@ -32,6 +45,8 @@ class TorchEngine:
             self.device = torch.device("cuda", self.world.local_rank)
         seed_everything(self.config.seed)
         self.model = CharRNN(setup.model_config).to(self.device)  # the plain module: what is saved
+        if self.world.rank:  # the same initial weights on every rank, but each its own dropout masks
+            seed_everything(self.config.seed + self.world.rank)
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
             checkpoint.load_weights(self.model, tensors, setup.init_weights)
@@ -51,7 +66,8 @@ class TorchEngine:
                 + (f" x {self.world.size} processes" if self.world.enabled else ""))
 
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
-        """One optimizer step on this rank's rows of the batch."""
+        """One optimizer step on this rank's rows of the batch (a few rows at a time when one pass would
+        hold too many logits: the gradients add up to the same)."""
         cfg = self.config
         if self.stream and (batch.new_epoch or self.state is None):
             self.state = self.model.init_state(self.rows.stop - self.rows.start)
@@ -59,21 +75,29 @@ class TorchEngine:
             group["lr"] = lr
         x = batch.x[self.rows].to(self.device, non_blocking=True)  # (b, T)
         y = batch.y[self.rows].to(self.device, non_blocking=True)
-        with autocast(self.device, cfg.dtype):
-            logits, state = self.forward(x, self.state if self.stream else None)  # (b, T, V)
-        nats = F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), ignore_index=IGNORE, reduction="sum")
         chars = int((y != IGNORE).sum())
         # The mean over the characters of the whole global batch (ranks may hold different counts
         # in lines mode); DDP averages gradients over ranks, hence the factor of the world size.
-        total = distributed.all_reduce_sum([float(chars)], self.device)[0]
-        loss = nats * (self.world.size / total)
+        scale = self.world.size / distributed.all_reduce_sum([float(chars)], self.device)[0]
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        nats, states = 0.0, []
+        pieces = row_pieces(*x.shape, self.model.config.vocab_size)
+        for i, rows in enumerate(pieces):
+            last_piece = i == len(pieces) - 1
+            with self.forward.no_sync() if self.world.enabled and not last_piece else nullcontext():
+                carried = tuple(s[:, rows].contiguous() for s in self.state) if self.stream else None
+                with autocast(self.device, cfg.dtype):
+                    logits, state = self.forward(x[rows], carried)  # (rows, T, V)
+                piece = F.cross_entropy(logits.float().flatten(0, 1), y[rows].flatten(), ignore_index=IGNORE,
+                                        reduction="sum")
+                (piece * scale).backward()
+            nats += piece.item()
+            states.append(detach_state(state))
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        self.state = detach_state(state) if self.stream else None
-        return nats.item(), chars, len(x)
+        self.state = tuple(torch.cat(parts, dim=1) for parts in zip(*states)) if self.stream else None
+        return nats, chars, len(x)
 
     def network(self) -> CharRNN:
         return self.model

@@ -4,9 +4,11 @@ leaves evaluation out, early stopping, and lines that are never cut by default."
 import time
 
 import pytest
+import torch
 
 from charrnn import checkpoint
 from charrnn.training.launch import ENGINES, fit
+from charrnn.training.evals import Evals
 from charrnn.training.loop import Trainer
 from charrnn.training.preparation import prepare
 from conftest import TINY_MODEL, TINY_TRAIN
@@ -40,8 +42,8 @@ def test_the_whole_split_of_the_best_weights_when_the_last_are_worse(tmp_path, s
             return {"loss_nats": loss, "bpc": loss, "chars": 100}, True
         return original(self, network, max_chars)
 
-    original = Trainer.val_score
-    monkeypatch.setattr(Trainer, "val_score", val_score)
+    original = Evals.score
+    monkeypatch.setattr(Evals, "score", val_score)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, patience=0),
                          TINY_MODEL))
     whole = [r for r in checkpoint.read_metrics(result.run_dir) if "whole_val_loss" in r][0]
@@ -56,7 +58,7 @@ def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, mon
         loss = next(losses) if max_chars else 2.0
         return {"loss_nats": loss, "bpc": loss, "chars": 100}, bool(max_chars)
 
-    monkeypatch.setattr(Trainer, "val_score", val_score)
+    monkeypatch.setattr(Evals, "score", val_score)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=100, eval_every=5, patience=3),
                          TINY_MODEL))
     assert result.stopped_early and result.steps == 25  # best at 10; 15, 20, 25 did not improve
@@ -64,13 +66,13 @@ def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, mon
 
 
 def test_progress_speed_leaves_evaluation_out(tmp_path, shakespeare_file, monkeypatch):
-    original = Trainer.evaluate
+    original = Evals.evaluate
 
-    def slow_evaluate(self, bar):
+    def slow_evaluate(self, step, elapsed, bar):
         time.sleep(1.0)
-        original(self, bar)
+        original(self, step, elapsed, bar)
 
-    monkeypatch.setattr(Trainer, "evaluate", slow_evaluate)
+    monkeypatch.setattr(Evals, "evaluate", slow_evaluate)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=20, eval_every=5, log_every=5),
                          TINY_MODEL))
     speeds = [r["chars_per_s"] for r in checkpoint.read_metrics(result.run_dir) if "chars_per_s" in r]
@@ -128,3 +130,38 @@ def test_an_epochs_last_batch_of_lines_trains_in_both_engines(tmp_path, engine):
                           "batch_size": 4, "val_frac": 0.0, "max_steps": 6, "engine": engine}, model))
     losses = [r["loss"] for r in checkpoint.read_metrics(result.run_dir) if "loss" in r]
     assert result.steps == 6 and all(loss == loss for loss in losses)  # 10 lines, 4 a batch: 2 empty rows
+
+
+def test_a_resume_after_the_end_rescores_the_best_and_reports_its_own_evals(tmp_path, shakespeare_file):
+    first = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=20, eval_every=10, eval_chars=400,
+                              patience=0), TINY_MODEL))
+    (whole,) = [r for r in checkpoint.read_metrics(first.run_dir) if "whole_val_loss" in r]
+    # Now the evals score the whole split: the best so far is re-scored that way before it is compared,
+    # and the result is the new run's last eval, not the whole-split figures of step 20.
+    more = fit(prepare({"out": str(first.run_dir), "resume": True, "max_steps": 30, "eval_chars": 0}, {}))
+    meta = checkpoint.read_header(first.run_dir / checkpoint.TRAINER)[1]
+    assert meta["eval"]["eval_chars"] == 0 and meta["whole_val"] == {}
+    last_eval = [r for r in checkpoint.read_metrics(first.run_dir) if "val_loss" in r][-1]
+    assert last_eval["step"] == 30 and not last_eval["val_subset"] and more.last_val == last_eval["val_loss"]
+    if meta["best_step"] == whole["best_step"]:  # not improved on: the best is the whole split's score of step 10/20
+        assert meta["best_val"] == pytest.approx(whole["whole_best_val_loss"], abs=1e-6)
+    else:
+        assert meta["best_val"] <= whole["whole_best_val_loss"]
+
+
+def test_a_batch_of_long_lines_trains_a_few_rows_at_a_time_to_the_same_update(tmp_path, shakespeare_file,
+                                                                                 monkeypatch):
+    """A batch whose logits would not fit LOGITS_BUDGET goes in pieces; the gradients add up the same."""
+    from charrnn.training import torch_engine
+
+    no_dropout = {**TINY_MODEL, "dropout": 0.0, "weight_drop": 0.0, "input_dropout": 0.0}
+    runs = []
+    for name, rows_at_once in (("whole", 4), ("pieces", 2)):
+        setup = prepare(flags(shakespeare_file, tmp_path / name, max_steps=6, dtype="fp32"), no_dropout)
+        vocab_size = setup.model_config.vocab_size
+        monkeypatch.setattr(torch_engine, "LOGITS_BUDGET", rows_at_once * 32 * vocab_size)
+        assert len(torch_engine.row_pieces(4, 32, vocab_size)) == 4 // rows_at_once
+        runs.append(fit(setup))
+    one, pieces = (checkpoint.load_tensors(r.run_dir / checkpoint.LAST)[0] for r in runs)
+    for name in one:
+        assert torch.allclose(one[name], pieces[name], atol=1e-5), name

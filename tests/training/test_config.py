@@ -43,3 +43,20 @@ def test_the_numpy_engine_runs_unregularised_by_default(tmp_path, shakespeare_fi
     m = setup.model_config
     assert (m.dropout, m.weight_drop, m.input_dropout, setup.config.weight_decay) == (0, 0, 0, 0)
     assert m.embed == 0
+
+
+def test_a_preset_leaves_the_numpy_engine_unregularised(tmp_path, shakespeare_file):
+    setup = prepare({"inputs": [str(shakespeare_file)], "out": str(tmp_path / "r"), "engine": "numpy",
+                     "preset": "cpu-2min"}, {"embed": 0})
+    setup.lock.release()
+    assert setup.model_config.dropout == setup.model_config.input_dropout == 0 and setup.model_config.hidden == 256
+
+
+def test_a_fine_tuned_lines_run_keeps_its_lines_whole_under_a_preset(tmp_path, tiny_lines_run):
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{'Abcdefghij' * (1 + i % 9)}\n" for i in range(60)), encoding="utf-8")
+    setup = prepare({"inputs": [str(names)], "out": str(tmp_path / "ft"), "init_from": str(tiny_lines_run),
+                     "preset": "cpu-2min"}, {})
+    setup.lock.release()
+    assert setup.config.mode == "lines" and setup.config.seq_len > 64  # the longest line, not the preset's 64
+    assert setup.model_config.hidden == 32 and setup.config.max_time == 115  # the base's model, the preset's time

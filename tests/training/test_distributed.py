@@ -55,3 +55,15 @@ def test_batch_must_split_evenly(tmp_path, shakespeare_file):
                            *FLAGS, "--batch-size", "3", "--max-steps", "2"], capture_output=True, text=True,
                           timeout=300)
     assert done.returncode != 0 and "must be a multiple of the 2 processes" in done.stderr
+
+
+def test_a_ddp_run_with_dropout_resumes_bit_exactly(tmp_path, shakespeare_file):
+    """Each rank draws its own dropout masks, and a resume gives each rank its own generator back."""
+    flags = [*FLAGS[:FLAGS.index("--dropout")], "--dropout", "0.2", "--weight-drop", "0.2", "--input-dropout", "0.1"]
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    charrnn("train", str(shakespeare_file), "--out", str(straight), "--max-steps", "6", *flags, ranks=2)
+    charrnn("train", str(shakespeare_file), "--out", str(stopped), "--max-steps", "4", *flags, ranks=2)
+    assert checkpoint.load_tensors(stopped / checkpoint.TRAINER)[0]["rng.ranks"].shape[0] == 2
+    charrnn("train", "--out", str(stopped), "--resume", "--max-steps", "6", ranks=2)
+    a, b = (checkpoint.load_tensors(run / checkpoint.LAST)[0] for run in (straight, stopped))
+    assert all(torch.equal(a[k], b[k]) for k in a)

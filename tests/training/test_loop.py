@@ -32,18 +32,19 @@ def assert_same_weights(a, b):
 REGULARISED = {"layers": 2, "dropout": 0.1, "weight_drop": 0.3, "input_dropout": 0.2, "embed_dropout": 0.1}
 
 
-@pytest.mark.parametrize("mode, extra, train_extra", [
-    ("stream", {}, {}), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}, {}),
-    ("stream", {"output": "tied", "embed": 8}, {}),
-    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}),  # the masks' RNG is restored too
-    ("lines", {**REGULARISED, "cell": "gru"}, {"weight_decay": 0.1, "eval_chars": 300, "seq_len": 0})])
-def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra, train_extra):
+@pytest.mark.parametrize("mode, extra, train_extra, at", [
+    ("stream", {}, {}, 7), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}, {}, 7),
+    ("stream", {"output": "tied", "embed": 8}, {}, 7),
+    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}, 7),  # the masks' RNG is restored too
+    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}, 9),  # stopped right after an eval
+    ("lines", {**REGULARISED, "cell": "gru"}, {"weight_decay": 0.1, "eval_chars": 300, "seq_len": 0}, 7)])
+def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra, train_extra, at):
     flags = {**TINY_TRAIN, "inputs": [str(shakespeare_file)], "mode": mode, "max_steps": 24, "eval_every": 10,
              **train_extra}
     model = {**TINY_MODEL, **extra}
     straight = fit(prepare({**flags, "out": str(tmp_path / "straight")}, model))
-    stopped = train_stopped_during(prepare({**flags, "out": str(tmp_path / "stopped")}, model), at=7)
-    assert stopped.interrupted and stopped.steps == 8
+    stopped = train_stopped_during(prepare({**flags, "out": str(tmp_path / "stopped")}, model), at=at)
+    assert stopped.interrupted and stopped.steps == at + 1
     resumed = fit(prepare({"out": str(tmp_path / "stopped"), "resume": True}, {}))
     assert resumed.steps == straight.steps == 24
     assert_same_weights(straight.run_dir, resumed.run_dir)

@@ -1,0 +1,135 @@
+"""A run's validation record: the evals during training, the best and last scores, and the whole
+split at the end.
+
+Evals during training score a fixed subset of the validation split (--eval-chars; the same pieces
+each time, so the curve is comparable) in the training precision, to keep them a small share of the
+run; the end of the run scores the whole split for the last and the best weights, and those are the
+numbers the result, `charrnn info` and the benchmarks report.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+
+from charrnn import checkpoint
+from charrnn.device import uses_bf16
+from charrnn.generation.options import SamplingOptions
+from charrnn.generation.scoring import score_sums, summary
+from charrnn.generation.streaming import Transcript, text_steps, written_pieces
+from charrnn.model import CharRNN
+from charrnn.training import distributed
+from charrnn.training.preparation import RunSetup
+
+EVAL_SAMPLE = SamplingOptions(temperature=0.8)  # the sample printed at each eval
+
+
+class Evals:
+    """The scores of one run's weights on its validation split, kept by the loop (loop.py)."""
+
+    def __init__(self, setup: RunSetup, engine) -> None:
+        self.setup, self.config, self.run_dir, self.engine = setup, setup.config, setup.run_dir, engine
+        self.world = distributed.current()
+        # Evals in the training precision: bf16 scores tinyshakespeare's val split within 2e-4 nats of
+        # fp32 (a 2x512 LSTM; 1e-3 is the bound a test holds) in a third of the time. The numpy
+        # engine's runs are scored in fp32, as the reference they are.
+        self.dtype = "fp32" if engine.name == "numpy" else self.config.dtype
+        self.best_val, self.best_step, self.last_val = math.inf, 0, None
+        self.subset = False  # the evals score a subset of the validation split (--eval-chars)
+        self.whole: dict = {}  # the end of the run's scores on the whole validation split: {"last": .., "best": ..}
+
+    def meta(self) -> dict:
+        """What trainer.safetensors keeps of the record."""
+        return {"best_val": self.best_val if math.isfinite(self.best_val) else None, "last_val": self.last_val,
+                "best_step": self.best_step, "eval": self.settings(), "whole_val": self.whole}
+
+    def restore(self, meta: dict) -> None:
+        self.best_val = meta["best_val"] if meta.get("best_val") is not None else math.inf
+        self.last_val, self.whole = meta.get("last_val"), meta.get("whole_val") or {}
+        best_file = self.run_dir / checkpoint.BEST
+        if "best_step" in meta:
+            self.best_step = int(meta["best_step"])
+        else:  # a run saved before best_step was kept: best.safetensors says
+            self.best_step = int(checkpoint.read_header(best_file)[1].get("step", 0)) if best_file.exists() else 0
+        if meta.get("eval") != self.settings() and math.isfinite(self.best_val) and best_file.exists():
+            # The best was scored another way (another --eval-chars or precision, or an older version):
+            # score it as the evals to come will be, or they would be compared with a different number.
+            self.best_val = self.score(self.best_network(), self.config.eval_chars)[0]["loss_nats"]
+
+    def score(self, network: CharRNN, max_chars: int) -> tuple[dict, bool]:
+        """(summary, whether it was a subset) of the validation split; every rank scores its share."""
+        corpus, device = self.setup.corpus, self.engine.device
+        total, count = score_sums(network, corpus.val, corpus.mode, device, self.dtype, rank=self.world.rank,
+                                  world_size=self.world.size, max_chars=max_chars)
+        total, count = distributed.all_reduce_sum([total, float(count)], device)
+        whole = len(corpus.val) - (corpus.mode == "stream")  # every token a prediction (stream: not the first)
+        return summary(total, int(count)), int(count) < whole
+
+    def evaluate(self, step: int, elapsed: float, bar) -> None:
+        """An eval during training: the subset's score, the best so far, a metrics line and a sample."""
+        corpus, network = self.setup.corpus, self.engine.network()
+        record = {"step": step, "elapsed": elapsed}
+        self.whole = {}  # the whole split's scores, if any, were of earlier weights
+        if len(corpus.val) >= 2:
+            result, subset = self.score(network, self.config.eval_chars)
+            self.last_val, self.subset = result["loss_nats"], subset
+            record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"], val_chars=result["chars"],
+                          val_subset=subset, val_bf16=uses_bf16(self.engine.device, self.dtype))
+            improved = self.last_val < self.best_val
+            if improved:
+                self.best_val, self.best_step = self.last_val, step
+            if self.world.is_main:
+                scope = f" on {result['chars']:,} val chars" if subset else ""
+                bar.write(f"step {step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
+                          f"{scope}{' (best)' if improved else ''} | {elapsed:.0f}s")
+        if not self.world.is_main:
+            return
+        checkpoint.append_metrics(self.run_dir, record)
+        if self.config.sample_chars:
+            bar.write("    " + self.sample(network, step).replace("\n", "\n    "))
+
+    def score_whole(self, step: int, elapsed: float, bar) -> None:
+        """The end of the run: the last weights and the best ones on the whole validation split, when
+        the evals scored a subset (their numbers are what best.safetensors and the result carry)."""
+        if len(self.setup.corpus.val) < 2 or self.last_val is None or not self.subset:
+            return  # nothing to score, or the evals already scored the whole split
+        last = self.score(self.engine.network(), 0)[0]
+        self.whole = {"last": last["loss_nats"]}
+        if self.best_step == step:
+            self.whole["best"] = last["loss_nats"]
+        elif math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists():  # not when every eval was NaN
+            self.whole["best"] = self.score(self.best_network(), 0)[0]["loss_nats"]
+        if self.world.is_main:
+            best = self.whole.get("best")
+            checkpoint.append_metrics(self.run_dir, {"step": step, "elapsed": elapsed,
+                                                     "whole_val_loss": self.whole["last"], "whole_best_val_loss": best,
+                                                     "best_step": self.best_step, "val_chars": last["chars"]})
+            best_text = f", best (step {self.best_step}) {best:.4f}" if best is not None else ""
+            bar.write(f"whole validation split ({last['chars']:,} chars): last {self.whole['last']:.4f}"
+                      f"{best_text} nats/char")
+
+    def best_network(self) -> CharRNN:
+        """best.safetensors as a network on the training device: a copy of the engine's, so no random
+        number is drawn (a resumed run stays bit-exact) and the weights in training are untouched."""
+        network, path = copy.deepcopy(self.engine.network()), self.run_dir / checkpoint.BEST
+        checkpoint.load_weights(network, checkpoint.load_tensors(path)[0], path)
+        return network
+
+    def settings(self) -> dict:
+        """How the evals score, saved with the best val: a resume that scores another way re-scores the best."""
+        return {"eval_chars": self.config.eval_chars, "bf16": uses_bf16(self.engine.device, self.dtype)}
+
+    def sample(self, network: CharRNN, step: int) -> str:
+        """What the model writes now (lines mode: a few whole samples, one a line), seeded by the step."""
+        corpus, was_training = self.setup.corpus, network.training
+        num = 5 if corpus.mode == "lines" else 1
+        network.eval()
+        try:
+            transcript = Transcript(num, [])
+            steps = text_steps(network, corpus.vocab, corpus.mode, "", self.config.sample_chars, EVAL_SAMPLE,
+                               step, num)
+            for _ in written_pieces(steps, transcript):
+                pass
+        finally:
+            network.train(was_training)
+        return "\n".join(transcript.texts)
