@@ -16,8 +16,10 @@ reaches fewer steps). The columns:
   unigram    the val loss of the training split's character frequencies (a model that ignores
              context): what the network must beat
   steps      steps reached (ends early with `stopped early` when --patience ran out)
-  eval       seconds spent evaluating and printing samples, as a share of the run's time (from its
-             first step to the end of its last evals; start-up and reading the corpus not counted)
+  eval share seconds spent evaluating and printing samples, as a share of the run's time (from its
+             first step to the end of its last eval; start-up and reading the corpus not counted)
+  last eval  of those, the seconds of the run's last eval: the whole validation split, for the last
+             and the best weights (the evals before it score a fixed subset)
 """
 
 from __future__ import annotations
@@ -76,8 +78,19 @@ def train(args: list[str], out: Path, log: Path | None = None) -> dict:
     _, meta = _header(out / "trainer.safetensors")
     best = whole[-1]["whole_best_val_loss"] if whole else min(r["val_loss"] for r in evals)
     last = whole[-1]["whole_val_loss"] if whole else evals[-1]["val_loss"]
+    final = meta.get("final_eval_seconds", 0.0)
     return {"val": best, "last": last, "steps": meta["step"], "eval_share": meta["eval_seconds"] / meta["elapsed"],
+            "evals_share": (meta["eval_seconds"] - final) / meta["elapsed"], "final_seconds": final,
             "wall": wall, "early": "stopped early" in done.stdout}
+
+
+def unused(path: Path) -> Path:
+    """`path`, or path-2, path-3, ... when a run folder is already there (never overwrite a run)."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def _header(path: Path) -> tuple[dict, dict]:
@@ -101,7 +114,8 @@ def main() -> None:
     parser.add_argument("--preset", default=None, help="a --preset for every run (default: the plain defaults)")
     parser.add_argument("--flags", default="", help="more `charrnn train` flags for every run, quoted")
     parser.add_argument("--json", metavar="FILE", help="also write every run's figures here")
-    parser.add_argument("--logs", metavar="DIR", help="keep each run's printed output here")
+    parser.add_argument("--logs", metavar="DIR", help="keep each run's printed output (and its run folder, "
+                        "under DIR/runs) here")
     args = parser.parse_args()
     flags = shlex.split(args.flags)
     if args.logs:
@@ -109,7 +123,8 @@ def main() -> None:
     import torch
 
     print(f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| command | runs | steps | val | last | unigram | eval share |\n|---|---:|---:|---:|---:|---:|---:|")
+    print("| command | runs | steps | val | last | unigram | eval share | of which the last eval |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets:
@@ -118,8 +133,10 @@ def main() -> None:
                 runs = []
                 for seed in args.seeds:
                     argv = command(dataset, budget, seed, args.preset, flags)
-                    log = Path(args.logs) / f"{dataset}-{budget:g}s-seed{seed}.log" if args.logs else None
-                    runs.append({"command": shlex.join(argv), **train(argv, Path(tmp) / f"{len(results)}", log)})
+                    name = f"{dataset}-{budget:g}s-seed{seed}"
+                    log = Path(args.logs) / f"{name}.log" if args.logs else None
+                    out = unused(Path(args.logs) / "runs" / name) if args.logs else Path(tmp) / str(len(results))
+                    runs.append({"command": shlex.join(argv), **train(argv, out, log)})
                     results.append(runs[-1])
                 shown = f"`{shlex.join(command(dataset, budget, args.seeds[0], args.preset, flags))}`"
                 if len(args.seeds) > 1:
@@ -127,7 +144,8 @@ def main() -> None:
                 early = " (stopped early)" if any(r["early"] for r in runs) else ""
                 print(f"| {shown} | {len(runs)} | {spread([r['steps'] for r in runs], '{:,}')}{early} | "
                       f"**{spread([r['val'] for r in runs])}** | {spread([r['last'] for r in runs])} | "
-                      f"{unigram:.4f} | {spread([r['eval_share'] for r in runs], '{:.1%}')} |", flush=True)
+                      f"{unigram:.4f} | {spread([r['eval_share'] for r in runs], '{:.1%}')} | "
+                      f"{spread([r['final_seconds'] for r in runs], '{:.0f} s')} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

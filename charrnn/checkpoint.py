@@ -6,8 +6,10 @@
       best.safetensors     weights with the best validation loss so far
       last.safetensors     the latest weights
       trainer.safetensors  everything a resume needs, in one file so it is never half-written:
-                           weights, optimizer moments, carried hidden state, RNG state, and
-                           (in its metadata) step, data position, elapsed time, best val
+                           weights, optimizer moments, carried hidden state, RNG state (each
+                           rank's under torchrun), and (in its metadata) step, data position,
+                           elapsed and eval time, the val record (best, its step, last, how the
+                           evals scored, the whole split's scores at the end)
       metrics.jsonl        one JSON object per log line and per eval
       train_lines.txt      lines mode only: every line of the corpus (train and val), for `names --new-only`
                            (TRAIN_LINES)

@@ -127,11 +127,23 @@ def line_subset(ids: np.ndarray, max_chars: int) -> np.ndarray:
     return np.concatenate([ids[start:end] for start, end in spans[chosen]])
 
 
+def scores_part(n_ids: int, mode: str, max_chars: int, segments: int = SEGMENTS, burn_in: int = BURN_IN) -> bool:
+    """Whether score_sums(..., max_chars) scores only part of a split of n_ids tokens (as it decides)."""
+    if not max_chars:
+        return False
+    if mode != "stream":
+        return n_ids > max_chars
+    n_pred = n_ids - 1
+    K = max(1, min(segments, n_pred // max(burn_in, 1)))
+    return math.ceil(max_chars / K) < math.ceil(n_pred / K)
+
+
 def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
                exact: bool = False, rank: int = 0, world_size: int = 1, max_chars: int = 0) -> tuple[float, int]:
     """(sum of nats, predictions) of a split, in eval mode; with max_chars > 0 and a larger split,
-    of the fixed subset described above. fp32 by default, whatever the training precision, so
-    reported losses are comparable across machines. With several ranks (torchrun), each scores its
+    of the fixed subset described above. fp32 by default (`charrnn eval`, the Python API), so
+    reported losses are comparable across machines; the training loop's evals pass the training
+    precision, bf16 where it trains in bf16 (a test holds it within 1e-3 of fp32). With several ranks (torchrun), each scores its
     share; the caller sums the ranks' results."""
     was_training = model.training
     model.eval()

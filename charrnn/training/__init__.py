@@ -2,9 +2,11 @@
 
     config.py         TrainConfig (every training flag), PRESETS
     preparation.py    new run, resume or fine-tune: the corpus, the model config, the run folder
-    loop.py           the one training loop: budget, LR schedule, evals, checkpoints, Ctrl-C, resume
+    loop.py           the one training loop: budget, LR schedule, early stop, checkpoints, Ctrl-C, resume
+    evals.py          the val record: subset evals, best and last, the whole split at the end
     torch_engine.py   a step with PyTorch (AdamW, clipping, bf16, DDP)
     numpy_engine.py   a step with the numpy reference engine (Adagrad, float64)
     distributed.py    several processes under torchrun
+    lock.py           one trainer per run folder
     launch.py         charrnn.train(): prepare, pick the engine, run the loop
 """

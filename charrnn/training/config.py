@@ -30,7 +30,7 @@ PRESETS: dict[str, dict] = {
     "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 4e-3, "max_time": 115, "eval_every": 500,
                  "dropout": 0.1, "input_dropout": 0.05},
     # 2 CPU cores, ten minutes: the defaults, which are regularised so that a faster machine or a
-    # longer budget does not memorise (benchmarks/README.md, "Defaults that do not memorise").
+    # longer budget does not memorise (benchmarks/README.md, "Quality for time").
     "cpu-10min": {"max_time": 600},
     # One GPU: a wider, deeper model, large batches, bf16 (auto on CUDA); not yet measured here.
     "gpu": {"hidden": 1024, "layers": 3, "dropout": 0.2, "seq_len": 256, "batch_size": 128, "lr": 2e-3,

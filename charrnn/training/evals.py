@@ -3,8 +3,8 @@ split at the end.
 
 Evals during training score a fixed subset of the validation split (--eval-chars; the same pieces
 each time, so the curve is comparable) in the training precision, to keep them a small share of the
-run; the end of the run scores the whole split for the last and the best weights, and those are the
-numbers the result, `charrnn info` and the benchmarks report.
+run; the run's last eval scores the whole split for the last and the best weights, and those are
+the numbers the result, `charrnn info` and the benchmarks report.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 from charrnn import checkpoint
 from charrnn.device import uses_bf16
 from charrnn.generation.options import SamplingOptions
-from charrnn.generation.scoring import score_sums, summary
+from charrnn.generation.scoring import score_sums, scores_part, summary
 from charrnn.generation.streaming import Transcript, text_steps, written_pieces
 from charrnn.model import CharRNN
 from charrnn.training import distributed
@@ -35,7 +35,7 @@ class Evals:
         # engine's runs are scored in fp32, as the reference they are.
         self.dtype = "fp32" if engine.name == "numpy" else self.config.dtype
         self.best_val, self.best_step, self.last_val = math.inf, 0, None
-        self.subset = False  # the evals score a subset of the validation split (--eval-chars)
+        self.best_is_whole = False  # best_val is the whole split's score (after final()), not a subset's
         self.whole: dict = {}  # the end of the run's scores on the whole validation split: {"last": .., "best": ..}
 
     def meta(self) -> dict:
@@ -72,7 +72,7 @@ class Evals:
         self.whole = {}  # the whole split's scores, if any, were of earlier weights
         if len(corpus.val) >= 2:
             result, subset = self.score(network, self.config.eval_chars)
-            self.last_val, self.subset = result["loss_nats"], subset
+            self.last_val = result["loss_nats"]
             record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"], val_chars=result["chars"],
                           val_subset=subset, val_bf16=uses_bf16(self.engine.device, self.dtype))
             improved = self.last_val < self.best_val
@@ -88,25 +88,35 @@ class Evals:
         if self.config.sample_chars:
             bar.write("    " + self.sample(network, step).replace("\n", "\n    "))
 
-    def score_whole(self, step: int, elapsed: float, bar) -> None:
-        """The end of the run: the last weights and the best ones on the whole validation split, when
-        the evals scored a subset (their numbers are what best.safetensors and the result carry)."""
-        if len(self.setup.corpus.val) < 2 or self.last_val is None or not self.subset:
-            return  # nothing to score, or the evals already scored the whole split
+    def final(self, step: int, elapsed: float, bar) -> None:
+        """The end of a run whose evals score a subset: the last weights on the whole split, in place of
+        one more subset eval, against the best ones on the whole split. The better of the two is the
+        run's best, and these are the numbers best.safetensors, the result and `charrnn info` carry."""
         last = self.score(self.engine.network(), 0)[0]
-        self.whole = {"last": last["loss_nats"]}
-        if self.best_step == step:
-            self.whole["best"] = last["loss_nats"]
-        elif math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists():  # not when every eval was NaN
-            self.whole["best"] = self.score(self.best_network(), 0)[0]["loss_nats"]
-        if self.world.is_main:
-            best = self.whole.get("best")
-            checkpoint.append_metrics(self.run_dir, {"step": step, "elapsed": elapsed,
-                                                     "whole_val_loss": self.whole["last"], "whole_best_val_loss": best,
-                                                     "best_step": self.best_step, "val_chars": last["chars"]})
-            best_text = f", best (step {self.best_step}) {best:.4f}" if best is not None else ""
-            bar.write(f"whole validation split ({last['chars']:,} chars): last {self.whole['last']:.4f}"
-                      f"{best_text} nats/char")
+        loss, best = last["loss_nats"], math.inf
+        if math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists():  # not when every eval was NaN
+            best = self.score(self.best_network(), 0)[0]["loss_nats"]
+        improved = loss < best
+        if improved:
+            best, self.best_step = loss, step
+        self.last_val, self.best_val, self.best_is_whole = loss, best, True
+        self.whole = {"last": loss, **({"best": best} if math.isfinite(best) else {})}
+        if not self.world.is_main:
+            return
+        checkpoint.append_metrics(self.run_dir, {
+            "step": step, "elapsed": elapsed, "val_loss": loss, "val_bpc": last["bpc"], "val_chars": last["chars"],
+            "val_subset": False, "val_bf16": uses_bf16(self.engine.device, self.dtype), "whole_val_loss": loss,
+            "whole_best_val_loss": self.whole.get("best"), "best_step": self.best_step})
+        than_best = " (best)" if improved else (f"; best (step {self.best_step}) {best:.4f}" if math.isfinite(best) else "")
+        bar.write(f"step {step}: val {loss:.4f} nats/char ({last['bpc']:.3f} bpc) on the whole validation split "
+                  f"({last['chars']:,} chars){than_best} | {elapsed:.0f}s")
+        if self.config.sample_chars:
+            bar.write("    " + self.sample(self.engine.network(), step).replace("\n", "\n    "))
+
+    def scores_a_subset(self) -> bool:
+        """Whether the evals score part of the validation split (so the end of the run scores all of it)."""
+        corpus = self.setup.corpus
+        return len(corpus.val) >= 2 and scores_part(len(corpus.val), corpus.mode, self.config.eval_chars)
 
     def best_network(self) -> CharRNN:
         """best.safetensors as a network on the training device: a copy of the engine's, so no random
@@ -117,7 +127,8 @@ class Evals:
 
     def settings(self) -> dict:
         """How the evals score, saved with the best val: a resume that scores another way re-scores the best."""
-        return {"eval_chars": self.config.eval_chars, "bf16": uses_bf16(self.engine.device, self.dtype)}
+        eval_chars = 0 if self.best_is_whole else self.config.eval_chars
+        return {"eval_chars": eval_chars, "bf16": uses_bf16(self.engine.device, self.dtype)}
 
     def sample(self, network: CharRNN, step: int) -> str:
         """What the model writes now (lines mode: a few whole samples, one a line), seeded by the step."""

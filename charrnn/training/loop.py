@@ -85,6 +85,7 @@ class Trainer:
         self.batches = setup.batches
         self.step, self.elapsed = 0, 0.0
         self.eval_seconds, self.paused = 0.0, 0.0  # time evaluating: in all, and since the last log line
+        self.final_seconds = 0.0  # of eval_seconds, the last eval's on the whole split
         self.evals = Evals(setup, engine)
         self.stop_requested = False
         if self.config.resume and (self.run_dir / checkpoint.TRAINER).exists():
@@ -115,13 +116,14 @@ class Trainer:
                     window[:], t_since, self.paused = 0.0, time.time(), 0.0
                 bar.set_postfix(loss=f"{nats / max(chars, 1):.3f}", lr=f"{lr:.1e}", refresh=False)
                 bar.update(1 if cfg.step_limit else int(self.elapsed) - bar.n)
-                if self.step % cfg.eval_every == 0 or self.finished():
+                if self.finished() and not interrupted and self.evals.scores_a_subset():
+                    self.save()  # first: a second Ctrl-C during the whole split's scoring loses nothing
+                    self.final_seconds = self.timed(self.evals.final, self.step, self.elapsed, bar)
+                    self.elapsed = self.clock(start)[0]  # the run's time includes its last eval
+                    self.save()
+                elif self.step % cfg.eval_every == 0 or self.finished():
                     self.timed(self.evals.evaluate, self.step, self.elapsed, bar)
                     self.save()
-                    if self.finished() and not interrupted:  # saved first: a second Ctrl-C loses nothing
-                        self.timed(self.evals.score_whole, self.step, self.elapsed, bar)
-                        self.elapsed = self.clock(start)[0]  # the run's time includes its last evals
-                        self.save()
                 elif cfg.save_every and self.step % cfg.save_every == 0:
                     self.save()
             if interrupted:
@@ -177,13 +179,14 @@ class Trainer:
         return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * self.progress()))
 
     # --- evals, logs, samples ---------------------------------------------------------------
-    def timed(self, work, *args) -> None:
+    def timed(self, work, *args) -> float:
         """Run an eval-time task, its seconds kept apart so the progress line's speed is training's."""
         started = time.time()
         work(*args)
         spent = time.time() - started
         self.eval_seconds += spent
         self.paused += spent
+        return spent
 
     def log(self, window: np.ndarray, lr: float, seconds: float, quiet: bool) -> None:
         """A metrics line: the mean loss since the last one, the learning rate, the speed."""
@@ -217,7 +220,8 @@ class Trainer:
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.stack(torch.cuda.get_rng_state_all())
         meta = {"engine": self.engine.name, "step": self.step, "elapsed": self.elapsed, **self.evals.meta(),
-                "eval_seconds": self.eval_seconds, "position": vars(self.batches.position)}
+                "eval_seconds": self.eval_seconds, "final_eval_seconds": self.final_seconds,
+                "position": vars(self.batches.position)}
         checkpoint.save_tensors(self.run_dir / checkpoint.TRAINER, tensors, meta)
         checkpoint.save_tensors(self.run_dir / checkpoint.LAST, weights, {"step": self.step})
         if self.evals.last_val is not None and self.evals.best_step == self.step:

@@ -6,7 +6,7 @@ how it was trained:
 
     batches    the loop's, the torch engine's exactly (same order, same resume position)
     one step   every sequence of the batch, one at a time:  loss_and_grads -> sum the grads
-               then  grads / B  ->  clip element-wise  ->  Adagrad
+               then  grads / B (the non-empty rows)  ->  clip element-wise  ->  Adagrad
     evals      the params converted to a CharRNN (reference/convert.py), scored as the torch engine's
     weights    best/last.safetensors: that CharRNN's state dict (torch names, float32)
     resume     trainer.safetensors: the float64 params, Adagrad's memory, the carried states

@@ -18,37 +18,42 @@ def flags(corpus, out, **more):
     return {**TINY_TRAIN, "inputs": [str(corpus)], "out": str(out), **more}
 
 
-def test_evals_score_a_subset_and_the_end_the_whole_split(tmp_path, shakespeare_file, capsys):
+def test_evals_score_a_subset_and_the_last_one_the_whole_split(tmp_path, shakespeare_file, capsys):
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, eval_chars=400),
                          TINY_MODEL))
     records = checkpoint.read_metrics(result.run_dir)
     evals = [r for r in records if "val_loss" in r]
     assert [r["step"] for r in evals] == [10, 20, 30]
-    assert all(r["val_subset"] and 380 <= r["val_chars"] <= 420 for r in evals)
+    assert all(r["val_subset"] and 380 <= r["val_chars"] <= 420 for r in evals[:2])
     (whole,) = [r for r in records if "whole_val_loss" in r]
-    assert whole["val_chars"] == 1_999 and whole["best_step"] == min(evals, key=lambda r: r["val_loss"])["step"]
-    assert result.best_val == whole["whole_best_val_loss"] and result.last_val == whole["whole_val_loss"]
+    assert whole is evals[-1] or whole == evals[-1]  # the last eval is the whole split, not one more subset
+    assert not whole["val_subset"] and whole["val_chars"] == 1_999 and whole["val_loss"] == whole["whole_val_loss"]
+    assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == whole["best_step"]
+    assert result.best_val == whole["whole_best_val_loss"] <= whole["whole_val_loss"] == result.last_val
     assert checkpoint.run_summary(result.run_dir)["best_val"] == result.best_val
     out = capsys.readouterr().out
-    assert "on 4" in out and "whole validation split" in out and "evaluating" not in out  # (the CLI prints that)
+    assert "on 4" in out and "on the whole validation split (1,999 chars)" in out
+    assert "evaluating" not in out  # (the CLI prints that)
 
 
-def test_the_whole_split_of_the_best_weights_when_the_last_are_worse(tmp_path, shakespeare_file, monkeypatch):
-    scores = iter([2.0, 3.0, 3.5])  # the subset evals: the first one is the best
+@pytest.mark.parametrize("last, best_step", [(4.0, 10), (1.0, 30)])
+def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_path, shakespeare_file, monkeypatch,
+                                                                         last, best_step):
+    subset = iter([2.0, 3.0])  # the subset evals at steps 10 and 20: the first is the best so far
+    whole = iter([last, 3.0])  # the last eval: the last weights, then the best ones, on the whole split
 
-    def val_score(self, network, max_chars):
-        if max_chars:
-            loss = next(scores)
-            return {"loss_nats": loss, "bpc": loss, "chars": 100}, True
-        return original(self, network, max_chars)
+    def score(self, network, max_chars):
+        loss = next(subset) if max_chars else next(whole)
+        return {"loss_nats": loss, "bpc": loss, "chars": 100}, bool(max_chars)
 
-    original = Evals.score
-    monkeypatch.setattr(Evals, "score", val_score)
-    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, patience=0),
-                         TINY_MODEL))
-    whole = [r for r in checkpoint.read_metrics(result.run_dir) if "whole_val_loss" in r][0]
-    assert whole["best_step"] == 10 and whole["whole_best_val_loss"] != whole["whole_val_loss"]
-    assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == 10
+    monkeypatch.setattr(Evals, "score", score)
+    result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, eval_chars=400,
+                               patience=0), TINY_MODEL))
+    (record,) = [r for r in checkpoint.read_metrics(result.run_dir) if "whole_val_loss" in r]
+    assert (record["best_step"], record["whole_val_loss"], record["whole_best_val_loss"]) == (best_step, last,
+                                                                                             min(last, 3.0))
+    assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == best_step
+    assert (result.best_val, result.last_val) == (min(last, 3.0), last)
 
 
 def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, monkeypatch, capsys):
@@ -130,6 +135,18 @@ def test_an_epochs_last_batch_of_lines_trains_in_both_engines(tmp_path, engine):
                           "batch_size": 4, "val_frac": 0.0, "max_steps": 6, "engine": engine}, model))
     losses = [r["loss"] for r in checkpoint.read_metrics(result.run_dir) if "loss" in r]
     assert result.steps == 6 and all(loss == loss for loss in losses)  # 10 lines, 4 a batch: 2 empty rows
+
+
+def test_a_resume_that_scores_another_way_rescores_the_best_first(tmp_path, shakespeare_file):
+    first = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=20, eval_every=10, eval_chars=0),
+                        TINY_MODEL))  # every eval on the whole split
+    setup = prepare({"out": str(first.run_dir), "resume": True, "max_steps": 30, "eval_chars": 400}, {})
+    try:
+        evals = Trainer(setup, ENGINES["torch"](setup)).evals
+        on_the_subset = evals.score(evals.best_network(), 400)[0]["loss_nats"]
+        assert evals.best_val == on_the_subset != first.best_val  # compared with the subset evals to come
+    finally:
+        setup.lock.release()
 
 
 def test_a_resume_after_the_end_rescores_the_best_and_reports_its_own_evals(tmp_path, shakespeare_file):
