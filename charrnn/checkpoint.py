@@ -8,8 +8,8 @@
       trainer.safetensors  everything a resume needs, in one file so it is never half-written:
                            weights, optimizer moments, carried hidden state, RNG state (each
                            rank's under torchrun), and (in its metadata) step, data position,
-                           elapsed and eval time, the val record (best, its step, last, how the
-                           evals scored, the whole split's scores at the end)
+                           elapsed and eval time, the val record (best, its step, last, and how
+                           they were scored: a subset of val, or the whole split after the last eval)
       metrics.jsonl        one JSON object per log line and per eval
       train_lines.txt      lines mode only: every line of the corpus (train and val), for `names --new-only`
                            (TRAIN_LINES)
@@ -214,4 +214,4 @@ def run_summary(folder: Path) -> dict:
     return {"mode": info.mode, "created_with": info.created_with, "model": asdict(info.model), "train": info.train,
             "parameters": sum(math.prod(s) for s in shapes.values()), "vocab_size": len(vocab),
             "steps": progress.get("step", 0), "elapsed": progress.get("elapsed", 0.0),
-            "best_val": (progress.get("whole_val") or {}).get("best", progress.get("best_val"))}
+            "best_val": progress.get("best_val")}

@@ -141,10 +141,10 @@ def scores_part(n_ids: int, mode: str, max_chars: int, segments: int = SEGMENTS,
 def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
                exact: bool = False, rank: int = 0, world_size: int = 1, max_chars: int = 0) -> tuple[float, int]:
     """(sum of nats, predictions) of a split, in eval mode; with max_chars > 0 and a larger split,
-    of the fixed subset described above. fp32 by default (`charrnn eval`, the Python API), so
-    reported losses are comparable across machines; the training loop's evals pass the training
-    precision, bf16 where it trains in bf16 (a test holds it within 1e-3 of fp32). With several ranks (torchrun), each scores its
-    share; the caller sums the ranks' results."""
+    of the fixed subset described above (scores_part says when). fp32 by default (`charrnn eval`,
+    the Python API), so reported losses are comparable across machines; the training loop's evals
+    pass the training precision, bf16 where it trains in bf16 (a test holds it within 1e-3 of fp32).
+    With several ranks (torchrun), each scores its share; the caller sums the ranks' results."""
     was_training = model.training
     model.eval()
     try:

@@ -36,16 +36,15 @@ class Evals:
         self.dtype = "fp32" if engine.name == "numpy" else self.config.dtype
         self.best_val, self.best_step, self.last_val = math.inf, 0, None
         self.best_is_whole = False  # best_val is the whole split's score (after final()), not a subset's
-        self.whole: dict = {}  # the end of the run's scores on the whole validation split: {"last": .., "best": ..}
 
     def meta(self) -> dict:
         """What trainer.safetensors keeps of the record."""
         return {"best_val": self.best_val if math.isfinite(self.best_val) else None, "last_val": self.last_val,
-                "best_step": self.best_step, "eval": self.settings(), "whole_val": self.whole}
+                "best_step": self.best_step, "eval": self.settings()}
 
     def restore(self, meta: dict) -> None:
         self.best_val = meta["best_val"] if meta.get("best_val") is not None else math.inf
-        self.last_val, self.whole = meta.get("last_val"), meta.get("whole_val") or {}
+        self.last_val = meta.get("last_val")
         best_file = self.run_dir / checkpoint.BEST
         if "best_step" in meta:
             self.best_step = int(meta["best_step"])
@@ -54,62 +53,59 @@ class Evals:
         if meta.get("eval") != self.settings() and math.isfinite(self.best_val) and best_file.exists():
             # The best was scored another way (another --eval-chars or precision, or an older version):
             # score it as the evals to come will be, or they would be compared with a different number.
-            self.best_val = self.score(self.best_network(), self.config.eval_chars)[0]["loss_nats"]
+            self.best_val = self.score(self.best_network(), self.config.eval_chars)["loss_nats"]
 
-    def score(self, network: CharRNN, max_chars: int) -> tuple[dict, bool]:
-        """(summary, whether it was a subset) of the validation split; every rank scores its share."""
+    def score(self, network: CharRNN, max_chars: int) -> dict:
+        """The summary of the validation split (a subset with max_chars); every rank scores its share."""
         corpus, device = self.setup.corpus, self.engine.device
         total, count = score_sums(network, corpus.val, corpus.mode, device, self.dtype, rank=self.world.rank,
                                   world_size=self.world.size, max_chars=max_chars)
         total, count = distributed.all_reduce_sum([total, float(count)], device)
-        whole = len(corpus.val) - (corpus.mode == "stream")  # every token a prediction (stream: not the first)
-        return summary(total, int(count)), int(count) < whole
+        return summary(total, int(count))
 
     def evaluate(self, step: int, elapsed: float, bar) -> None:
-        """An eval during training: the subset's score, the best so far, a metrics line and a sample."""
-        corpus, network = self.setup.corpus, self.engine.network()
-        record = {"step": step, "elapsed": elapsed}
-        self.whole = {}  # the whole split's scores, if any, were of earlier weights
-        if len(corpus.val) >= 2:
-            result, subset = self.score(network, self.config.eval_chars)
+        """An eval during training: the subset's score against the best so far."""
+        result = None
+        if len(self.setup.corpus.val) >= 2:
+            result = self.score(self.engine.network(), self.config.eval_chars)
             self.last_val = result["loss_nats"]
-            record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"], val_chars=result["chars"],
-                          val_subset=subset, val_bf16=uses_bf16(self.engine.device, self.dtype))
-            improved = self.last_val < self.best_val
-            if improved:
+            if self.last_val < self.best_val:
                 self.best_val, self.best_step = self.last_val, step
-            if self.world.is_main:
-                scope = f" on {result['chars']:,} val chars" if subset else ""
-                bar.write(f"step {step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc)"
-                          f"{scope}{' (best)' if improved else ''} | {elapsed:.0f}s")
-        if not self.world.is_main:
-            return
-        checkpoint.append_metrics(self.run_dir, record)
-        if self.config.sample_chars:
-            bar.write("    " + self.sample(network, step).replace("\n", "\n    "))
+        self.report(step, elapsed, bar, result, final=False)
 
     def final(self, step: int, elapsed: float, bar) -> None:
         """The end of a run whose evals score a subset: the last weights on the whole split, in place of
         one more subset eval, against the best ones on the whole split. The better of the two is the
-        run's best, and these are the numbers best.safetensors, the result and `charrnn info` carry."""
-        last = self.score(self.engine.network(), 0)[0]
-        loss, best = last["loss_nats"], math.inf
+        run's best, and from here best_val and last_val are whole-split numbers: what best.safetensors,
+        the result and `charrnn info` carry."""
+        result = self.score(self.engine.network(), 0)
+        best = math.inf
         if math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists():  # not when every eval was NaN
-            best = self.score(self.best_network(), 0)[0]["loss_nats"]
-        improved = loss < best
-        if improved:
-            best, self.best_step = loss, step
-        self.last_val, self.best_val, self.best_is_whole = loss, best, True
-        self.whole = {"last": loss, **({"best": best} if math.isfinite(best) else {})}
+            best = self.score(self.best_network(), 0)["loss_nats"]
+        self.last_val, self.best_val, self.best_is_whole = result["loss_nats"], best, True
+        if self.last_val < best:
+            self.best_val, self.best_step = self.last_val, step
+        self.report(step, elapsed, bar, result, final=True)
+
+    def report(self, step: int, elapsed: float, bar, result: dict | None, final: bool) -> None:
+        """An eval's metrics line, its printed line and its sample (rank 0)."""
         if not self.world.is_main:
             return
-        checkpoint.append_metrics(self.run_dir, {
-            "step": step, "elapsed": elapsed, "val_loss": loss, "val_bpc": last["bpc"], "val_chars": last["chars"],
-            "val_subset": False, "val_bf16": uses_bf16(self.engine.device, self.dtype), "whole_val_loss": loss,
-            "whole_best_val_loss": self.whole.get("best"), "best_step": self.best_step})
-        than_best = " (best)" if improved else (f"; best (step {self.best_step}) {best:.4f}" if math.isfinite(best) else "")
-        bar.write(f"step {step}: val {loss:.4f} nats/char ({last['bpc']:.3f} bpc) on the whole validation split "
-                  f"({last['chars']:,} chars){than_best} | {elapsed:.0f}s")
+        record = {"step": step, "elapsed": elapsed}
+        if result is not None:
+            subset, improved = not final and self.scores_a_subset(), self.best_step == step
+            record.update(val_loss=result["loss_nats"], val_bpc=result["bpc"], val_chars=result["chars"],
+                          val_subset=subset, val_bf16=uses_bf16(self.engine.device, self.dtype))
+            scope = f" on {result['chars']:,} val chars" if subset else ""
+            if final:
+                best = self.best_val if math.isfinite(self.best_val) else None
+                record.update(whole_val_loss=result["loss_nats"], whole_best_val_loss=best, best_step=self.best_step)
+                scope = f" on the whole validation split ({result['chars']:,} chars)"
+                if not improved and best is not None:
+                    scope += f"; best (step {self.best_step}) {best:.4f}"
+            bar.write(f"step {step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc){scope}"
+                      f"{' (best)' if improved else ''} | {elapsed:.0f}s")
+        checkpoint.append_metrics(self.run_dir, record)
         if self.config.sample_chars:
             bar.write("    " + self.sample(self.engine.network(), step).replace("\n", "\n    "))
 

@@ -136,8 +136,8 @@ class Trainer:
         if self.out_of_patience() and not self.budget_spent() and main:
             bar.write(f"stopped early: val has not improved for {cfg.patience} evals (best at step "
                       f"{evals.best_step}); continue with `--resume --patience 0`")
-        best = evals.whole.get("best", evals.best_val if math.isfinite(evals.best_val) else None)
-        return TrainResult(self.run_dir, self.step, best, evals.whole.get("last", evals.last_val), self.elapsed,
+        best = evals.best_val if math.isfinite(evals.best_val) else None
+        return TrainResult(self.run_dir, self.step, best, evals.last_val, self.elapsed,
                            interrupted, self.eval_seconds, self.out_of_patience() and not self.budget_spent())
 
     def clock(self, start: float) -> tuple[float, bool]:

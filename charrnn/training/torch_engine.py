@@ -96,7 +96,8 @@ class TorchEngine:
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
-        self.state = tuple(torch.cat(parts, dim=1) for parts in zip(*states)) if self.stream else None
+        if self.stream:  # the carried state of every row, in order (one piece: as it is)
+            self.state = states[0] if len(states) == 1 else tuple(torch.cat(parts, dim=1) for parts in zip(*states))
         return nats, chars, len(x)
 
     def network(self) -> CharRNN:

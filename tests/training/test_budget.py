@@ -44,7 +44,7 @@ def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_pat
 
     def score(self, network, max_chars):
         loss = next(subset) if max_chars else next(whole)
-        return {"loss_nats": loss, "bpc": loss, "chars": 100}, bool(max_chars)
+        return {"loss_nats": loss, "bpc": loss, "chars": 100}
 
     monkeypatch.setattr(Evals, "score", score)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, eval_chars=400,
@@ -59,11 +59,11 @@ def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_pat
 def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, monkeypatch, capsys):
     losses = iter([3.0, 2.0, 2.5, 2.4, 2.6, 9.9])
 
-    def val_score(self, network, max_chars):
+    def score(self, network, max_chars):
         loss = next(losses) if max_chars else 2.0
-        return {"loss_nats": loss, "bpc": loss, "chars": 100}, bool(max_chars)
+        return {"loss_nats": loss, "bpc": loss, "chars": 100}
 
-    monkeypatch.setattr(Evals, "score", val_score)
+    monkeypatch.setattr(Evals, "score", score)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=100, eval_every=5, patience=3),
                          TINY_MODEL))
     assert result.stopped_early and result.steps == 25  # best at 10; 15, 20, 25 did not improve
@@ -143,23 +143,24 @@ def test_a_resume_that_scores_another_way_rescores_the_best_first(tmp_path, shak
     setup = prepare({"out": str(first.run_dir), "resume": True, "max_steps": 30, "eval_chars": 400}, {})
     try:
         evals = Trainer(setup, ENGINES["torch"](setup)).evals
-        on_the_subset = evals.score(evals.best_network(), 400)[0]["loss_nats"]
+        on_the_subset = evals.score(evals.best_network(), 400)["loss_nats"]
         assert evals.best_val == on_the_subset != first.best_val  # compared with the subset evals to come
     finally:
         setup.lock.release()
 
 
-def test_a_resume_after_the_end_rescores_the_best_and_reports_its_own_evals(tmp_path, shakespeare_file):
+def test_a_run_extended_after_its_end_reports_its_own_evals(tmp_path, shakespeare_file):
     first = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=20, eval_every=10, eval_chars=400,
                               patience=0), TINY_MODEL))
     (whole,) = [r for r in checkpoint.read_metrics(first.run_dir) if "whole_val_loss" in r]
-    # Now the evals score the whole split: the best so far is re-scored that way before it is compared,
-    # and the result is the new run's last eval, not the whole-split figures of step 20.
+    # Now the evals score the whole split, as the best of step 20 was: the result is the new run's
+    # last eval, compared with that best.
     more = fit(prepare({"out": str(first.run_dir), "resume": True, "max_steps": 30, "eval_chars": 0}, {}))
     meta = checkpoint.read_header(first.run_dir / checkpoint.TRAINER)[1]
-    assert meta["eval"]["eval_chars"] == 0 and meta["whole_val"] == {}
+    assert meta["eval"]["eval_chars"] == 0
     last_eval = [r for r in checkpoint.read_metrics(first.run_dir) if "val_loss" in r][-1]
-    assert last_eval["step"] == 30 and not last_eval["val_subset"] and more.last_val == last_eval["val_loss"]
+    assert last_eval["step"] == 30 and not last_eval["val_subset"] and "whole_val_loss" not in last_eval
+    assert more.last_val == last_eval["val_loss"]
     if meta["best_step"] == whole["best_step"]:  # not improved on: the best is the whole split's score of step 10/20
         assert meta["best_val"] == pytest.approx(whole["whole_best_val_loss"], abs=1e-6)
     else:
