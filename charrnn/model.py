@@ -44,6 +44,7 @@ class CharRNN(nn.Module):
                                       dropout=config.dropout if config.layers > 1 else 0.0,
                                       batch_first=True)
         self.drop = nn.Dropout(config.dropout)
+        self.strength = 1.0  # of every dropout, while training (set_regularisation)
         if config.output == "tied":
             self.head = None
             self.project = nn.Linear(H, E, bias=False)
@@ -63,6 +64,13 @@ class CharRNN(nn.Module):
                     with torch.no_grad():
                         p[H:2 * H].fill_(1.0)
 
+    def set_regularisation(self, strength: float) -> None:
+        """Scale every dropout of the config by `strength` in [0, 1] while training (the trainer
+        starts them late: a run that has not yet seen its text twice has nothing to memorise)."""
+        self.strength = strength
+        self.drop.p = self.config.dropout * strength
+        self.rnn.dropout = self.config.dropout * strength if self.config.layers > 1 else 0.0
+
     def init_state(self, batch_size: int, device: torch.device | str | None = None) -> State:
         """Zero state for `batch_size` streams: (h, c) for an LSTM, (h,) otherwise."""
         device = device or self.device
@@ -78,7 +86,7 @@ class CharRNN(nn.Module):
     def features(self, idx: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
         """idx (B, T) -> the top layer's output (B, T, H) and the new state: the forward pass without
         its output layer (scoring applies that a few rows at a time)."""
-        x = locked_dropout(self.embed(idx), self.config.input_dropout, self.training)
+        x = locked_dropout(self.embed(idx), self.config.input_dropout * self.strength, self.training)
         if state is not None:
             state = tuple(s.to(x.dtype) for s in state)
             rnn_state = state if self.config.cell == "lstm" else state[0]
@@ -91,7 +99,7 @@ class CharRNN(nn.Module):
         """ids (B, T) -> the recurrent stack's input (B, T, E), or one-hot (B, T, V)."""
         if self.embedding is None:
             return F.one_hot(idx.long(), self.config.vocab_size).to(self.rnn.weight_ih_l0.dtype)
-        p = self.config.embed_dropout
+        p = self.config.embed_dropout * self.strength
         if not (self.training and p > 0):
             return self.embedding(idx)
         # Embedding dropout (Gal & Ghahramani 2016): a dropped character is dropped wherever it
@@ -103,7 +111,7 @@ class CharRNN(nn.Module):
         """The recurrent stack, with DropConnect on its hidden-to-hidden weights while training
         (Merity et al. 2017): a dropped connection stays dropped for the whole sequence, which is
         what regularises the recurrence, and the fused kernel still runs."""
-        p = self.config.weight_drop
+        p = self.config.weight_drop * self.strength
         if not (self.training and p > 0):
             return self.rnn(x, rnn_state)
         dropped = {name: F.dropout(w, p, training=True) for name, w in self.rnn.named_parameters()

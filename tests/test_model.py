@@ -136,6 +136,20 @@ def test_each_regulariser_changes_the_training_forward(name):
     assert not torch.equal(model(idx)[0], model.eval()(idx)[0])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_regularisation_strength_scales_every_dropout(cell):
+    torch.manual_seed(0)
+    model = CharRNN(ModelConfig(cell=cell, layers=2, hidden=16, embed=8, **REGULARISERS).resolved(9)).train()
+    idx = torch.randint(0, 9, (3, 12))
+    model.set_regularisation(0.0)  # off: the training forward is the eval forward
+    assert torch.equal(model(idx)[0], model.eval()(idx)[0])
+    model.train().set_regularisation(0.5)
+    assert model.drop.p == model.rnn.dropout == pytest.approx(0.1)
+    assert not torch.equal(model(idx)[0], model(idx)[0])
+    model.set_regularisation(1.0)
+    assert model.drop.p == pytest.approx(0.2) and model.strength == 1.0
+
+
 def test_locked_dropout_keeps_one_mask_along_time():
     from charrnn.model import locked_dropout
 

@@ -87,6 +87,11 @@ class StreamBatches:
         pos.index += 1
         return Batch(chunk[:, :-1], chunk[:, 1:], new_epoch)
 
+    def epochs(self) -> float:
+        """Passes over the training text so far, with the fraction of the current one."""
+        pos = self.position
+        return pos.epoch + pos.index / max(1, self._layout(pos.epoch)[2])
+
 
 def line_spans(ids: np.ndarray) -> np.ndarray:
     """(N, 2) start/end of every sample; each sample ends with its <eos> (end exclusive)."""
@@ -150,6 +155,10 @@ class LineBatches:
             y = torch.cat([y, torch.full((fill, y.shape[1]), IGNORE, dtype=y.dtype)])
         pos.index += 1
         return Batch(x, y, new_epoch=False)
+
+    def epochs(self) -> float:
+        """Passes over the training samples so far, with the fraction of the current one."""
+        return self.position.epoch + self.position.index / self.steps
 
 
 def make_batches(ids: np.ndarray, mode: str, batch_size: int, seq_len: int, seed: int):

@@ -32,7 +32,8 @@ def _locked(entry: ServedModel):
 
 @router.get("/models/{name}/metrics", response_model=schemas.MetricsResponse, responses=ERRORS)
 async def metrics(name: str, request: Request) -> dict:
-    """Every line of the run's metrics.jsonl: {"step", "loss", "lr", "chars_per_s", "elapsed"}, the
+    """Every line of the run's metrics.jsonl: {"step", "loss", "lr", "chars_per_s", "elapsed", "epochs",
+    "regularisation"}, the
     evals' {"step", "val_loss", "val_bpc", "val_chars", "val_subset", "val_bf16", "elapsed"}; the last
     eval of a run whose evals scored a subset scores the whole split and adds "whole_val_loss",
     "whole_best_val_loss" and "best_step"."""

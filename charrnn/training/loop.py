@@ -65,6 +65,9 @@ class Engine(Protocol):
     def banner(self) -> str:
         """The engine's part of the line printed when training starts."""
 
+    def regularise(self, strength: float) -> None:
+        """Set the dropouts and the weight decay to `strength` (0..1) of their configured values."""
+
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
         """One update: (nats summed over this process's characters, characters, sequences)."""
 
@@ -106,13 +109,14 @@ class Trainer:
         interrupted = False
         try:
             while not self.finished() and not interrupted:
-                lr = self.learning_rate()
+                lr, strength = self.learning_rate(), self.regularisation()
+                self.engine.regularise(strength)
                 nats, chars, seqs = self.engine.train_step(self.batches.next(), lr)
                 window += (nats, chars, seqs)
                 self.step += 1
                 self.elapsed, interrupted = self.clock(start)
                 if self.step % cfg.log_every == 0 or self.finished():
-                    self.log(window, lr, time.time() - t_since - self.paused, bar.disable)
+                    self.log(window, lr, strength, time.time() - t_since - self.paused, bar.disable)
                     window[:], t_since, self.paused = 0.0, time.time(), 0.0
                 bar.set_postfix(loss=f"{nats / max(chars, 1):.3f}", lr=f"{lr:.1e}", refresh=False)
                 bar.update(1 if cfg.step_limit else int(self.elapsed) - bar.n)
@@ -178,6 +182,15 @@ class Trainer:
         floor = cfg.lr * cfg.min_lr
         return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * self.progress()))
 
+    def regularisation(self) -> float:
+        """How strongly the regularisers act, 0..1: off until the run has passed over its training text
+        --regularise-after times, then rising to full strength over one more pass. A model that has
+        seen each character once cannot have memorised it, and without dropout it learns faster (and
+        steps faster); repeats are what dropout and weight decay guard against. A function of the data
+        position, so a resume continues it exactly and a faster machine only reaches it sooner."""
+        after = self.config.regularise_after
+        return min(1.0, max(0.0, self.batches.epochs() - after)) if after else 1.0
+
     # --- evals, logs, samples ---------------------------------------------------------------
     def timed(self, work, *args) -> float:
         """Run an eval-time task, its seconds kept apart so the progress line's speed is training's."""
@@ -188,13 +201,15 @@ class Trainer:
         self.paused += spent
         return spent
 
-    def log(self, window: np.ndarray, lr: float, seconds: float, quiet: bool) -> None:
-        """A metrics line: the mean loss since the last one, the learning rate, the speed."""
+    def log(self, window: np.ndarray, lr: float, strength: float, seconds: float, quiet: bool) -> None:
+        """A metrics line: the mean loss since the last one, the last step's learning rate and strength
+        of the regularisers, the speed, and how many passes over the training text are done."""
         if not self.world.is_main:
             return
         nats, chars, seqs = window
         record = {"step": self.step, "loss": nats / max(chars, 1), "lr": lr,
-                  "chars_per_s": chars * self.world.size / max(seconds, 1e-9), "elapsed": self.elapsed}
+                  "chars_per_s": chars * self.world.size / max(seconds, 1e-9), "elapsed": self.elapsed,
+                  "epochs": self.batches.epochs(), "regularisation": strength}
         per = "line" if self.setup.corpus.mode == "lines" else "chunk"
         if self.engine.per_sequence_loss:
             record["seq_loss"] = nats / max(seqs, 1)

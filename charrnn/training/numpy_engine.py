@@ -85,6 +85,9 @@ class NumpyEngine:
         return (f"{size:,} numpy parameters | numpy engine (float64, CPU): Adagrad, {clipping}, "
                 f"{cfg.batch_size} sequence(s) per step one at a time")
 
+    def regularise(self, strength: float) -> None:
+        """min-char-rnn's engine has no regularisers (check_engine refuses them)."""
+
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
         """One update from a batch of B sequences run one at a time."""
         x, y = batch.x.numpy(), batch.y.numpy()  # (B, T); lines mode: y is IGNORE after a line's <eos>

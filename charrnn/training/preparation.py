@@ -21,7 +21,8 @@ from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import DROPOUTS, ModelConfig
 from charrnn.training import distributed
-from charrnn.training.config import FIXED_ON_RESUME, STREAM_SEQ_LEN, TrainConfig, apply_preset, check_engine
+from charrnn.training.config import (FIXED_ON_RESUME, LATER_FIELDS, STREAM_SEQ_LEN, TrainConfig, apply_preset,
+                                     check_engine)
 from charrnn.training.lock import RunLock
 
 
@@ -93,7 +94,8 @@ def resume_run(train_given: dict, model_given: dict, main_process: bool = True) 
     lock = RunLock(run_dir).acquire() if main_process else None  # rank 0 holds it for every rank
     try:
         info, vocab = checkpoint.read_run(run_dir)
-        saved = TrainConfig(**{k: v for k, v in info.train.items() if k in field_names(TrainConfig)})
+        saved_train = {**LATER_FIELDS, **info.train}
+        saved = TrainConfig(**{k: v for k, v in saved_train.items() if k in field_names(TrainConfig)})
         given = dict(train_given)
         if "inputs" in given:
             given["inputs"] = [str(Path(p).resolve()) for p in given["inputs"]]

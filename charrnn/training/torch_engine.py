@@ -65,6 +65,12 @@ class TorchEngine:
         return (f"{self.model.num_parameters():,} parameters on {self.device}"
                 + (f" x {self.world.size} processes" if self.world.enabled else ""))
 
+    def regularise(self, strength: float) -> None:
+        """The dropouts and the weight decay at `strength` (0..1) of the configured values."""
+        self.model.set_regularisation(strength)
+        for group in self.optimizer.param_groups:
+            group["weight_decay"] = self.config.weight_decay * strength
+
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
         """One optimizer step on this rank's rows of the batch (a few rows at a time when one pass would
         hold too many logits: the gradients add up to the same)."""

@@ -29,6 +29,24 @@ def test_stream_epochs_wrap_with_a_new_offset():
     assert (taken[steps].y[:, :-1] == taken[steps].x[:, 1:]).all()
 
 
+def test_epochs_count_passes_over_the_text_in_both_modes():
+    stream = StreamBatches(np.arange(200, dtype=np.uint16), batch_size=2, seq_len=10, seed=3)  # 9 steps a pass
+    ids = np.array([5, 6, EOS] * 10, dtype=np.uint16)
+    lines = LineBatches(ids, batch_size=4, seq_len=8)  # 10 lines: 3 batches a pass
+    for batches, per_pass in ((stream, 9), (lines, 3)):
+        assert batches.epochs() == 0.0
+        seen = []
+        for _ in range(2 * per_pass):
+            batches.next()
+            seen.append(batches.epochs())
+        assert seen[per_pass - 1] == pytest.approx(1.0) and seen[-1] == pytest.approx(2.0)
+        assert seen == sorted(seen) and seen[0] == pytest.approx(1 / per_pass)
+        position = Position(**vars(batches.position))
+        batches.position = Position()
+        batches.position = position
+        assert batches.epochs() == pytest.approx(2.0)  # from the position alone: a resume continues it
+
+
 def test_stream_position_restores_the_same_batches():
     ids = np.random.default_rng(0).integers(0, 50, 3000).astype(np.uint16)
     a = StreamBatches(ids, 3, 16, seed=5)

@@ -11,6 +11,7 @@ from charrnn.training.launch import ENGINES, fit
 from charrnn.training.evals import Evals
 from charrnn.training.loop import Trainer
 from charrnn.training.preparation import prepare
+from charrnn.training.torch_engine import TorchEngine
 from conftest import TINY_MODEL, TINY_TRAIN
 
 
@@ -36,11 +37,13 @@ def test_evals_score_a_subset_and_the_last_one_the_whole_split(tmp_path, shakesp
     assert "evaluating" not in out  # (the CLI prints that)
 
 
-@pytest.mark.parametrize("last, best_step", [(4.0, 10), (1.0, 30)])
+@pytest.mark.parametrize("last_subset, last, best_step", [(2.5, 4.0, 10), (2.5, 1.0, 30), (1.5, 1.0, 30)])
 def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_path, shakespeare_file, monkeypatch,
-                                                                         last, best_step):
-    subset = iter([2.0, 3.0])  # the subset evals at steps 10 and 20: the first is the best so far
-    whole = iter([last, 3.0])  # the last eval: the last weights, then the best ones, on the whole split
+                                                                         last_subset, last, best_step):
+    # The subset evals at steps 10 and 20 (the first is the best so far), then the last weights on the
+    # subset: only when they do not beat the best there are the best weights scored on the whole split.
+    subset = iter([2.0, 3.0, last_subset])
+    whole = iter([last, 3.0] if last_subset >= 2.0 else [last])
 
     def score(self, network, max_chars):
         loss = next(subset) if max_chars else next(whole)
@@ -54,6 +57,7 @@ def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_pat
                                                                                              min(last, 3.0))
     assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == best_step
     assert (result.best_val, result.last_val) == (min(last, 3.0), last)
+    assert next(subset, None) is None and next(whole, None) is None  # no more scoring than that
 
 
 def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, monkeypatch, capsys):
@@ -68,6 +72,36 @@ def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, mon
                          TINY_MODEL))
     assert result.stopped_early and result.steps == 25  # best at 10; 15, 20, 25 did not improve
     assert "stopped early: val has not improved for 3 evals (best at step 10)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("after", [1.0, 0.5, 0.0])
+def test_the_regularisers_start_after_a_pass_over_the_text(tmp_path, shakespeare_text, monkeypatch, after):
+    corpus = tmp_path / "short.txt"
+    corpus.write_text(shakespeare_text[:4_000], encoding="utf-8")  # 28 steps a pass
+    applied = []
+    original = TorchEngine.regularise
+
+    def regularise(self, strength):
+        original(self, strength)
+        applied.append((strength, self.model.drop.p, self.optimizer.param_groups[0]["weight_decay"]))
+
+    monkeypatch.setattr(TorchEngine, "regularise", regularise)
+    result = fit(prepare(flags(corpus, tmp_path / "run", max_steps=80, eval_every=100, log_every=1,
+                               weight_decay=0.1, regularise_after=after), {**TINY_MODEL, "dropout": 0.2}))
+    logged = [r for r in checkpoint.read_metrics(result.run_dir) if "loss" in r]
+    positions = [0.0] + [r["epochs"] for r in logged]  # the strength is set before each step, from the position
+    assert len(applied) == len(logged) == 80
+    for before_step, record, (strength, dropout, decay) in zip(positions, logged, applied):
+        assert record["regularisation"] == strength
+        expected = min(1.0, max(0.0, before_step - after)) if after else 1.0
+        assert strength == pytest.approx(expected, abs=1e-9)
+        assert (dropout, decay) == (pytest.approx(0.2 * strength), pytest.approx(0.1 * strength))
+    assert 2.8 < logged[-1]["epochs"] < 3.0
+    strengths = [strength for strength, _, _ in applied]
+    if after == 1.0:
+        assert strengths[:29] == [0.0] * 29 and 0 < strengths[40] < 1 and strengths[-1] == 1.0
+    if after == 0.0:
+        assert set(strengths) == {1.0}
 
 
 def test_progress_speed_leaves_evaluation_out(tmp_path, shakespeare_file, monkeypatch):

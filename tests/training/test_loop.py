@@ -35,9 +35,11 @@ REGULARISED = {"layers": 2, "dropout": 0.1, "weight_drop": 0.3, "input_dropout":
 @pytest.mark.parametrize("mode, extra, train_extra, at", [
     ("stream", {}, {}, 7), ("lines", {"cell": "gru", "dropout": 0.2, "layers": 2}, {}, 7),
     ("stream", {"output": "tied", "embed": 8}, {}, 7),
-    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}, 7),  # the masks' RNG is restored too
-    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300}, 9),  # stopped right after an eval
-    ("lines", {**REGULARISED, "cell": "gru"}, {"weight_decay": 0.1, "eval_chars": 300, "seq_len": 0}, 7)])
+    # the masks' RNG is restored too; 0.05: the regularisers rise from step 7 (the one stopped at) on
+    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300, "regularise_after": 0.05}, 7),
+    ("stream", REGULARISED, {"weight_decay": 0.1, "eval_chars": 300, "regularise_after": 0}, 9),  # after an eval
+    ("lines", {**REGULARISED, "cell": "gru"}, {"weight_decay": 0.1, "eval_chars": 300, "seq_len": 0,
+                                                "regularise_after": 0}, 7)])
 def test_stop_and_resume_is_bit_identical(tmp_path, shakespeare_file, mode, extra, train_extra, at):
     flags = {**TINY_TRAIN, "inputs": [str(shakespeare_file)], "mode": mode, "max_steps": 24, "eval_every": 10,
              **train_extra}
@@ -103,6 +105,20 @@ def test_resume_refuses_changed_model_flags(tiny_run):
         charrnn.train(out=str(tiny_run), resume=True, hidden=64)
     with pytest.raises(CharRNNError, match="--seq-len 99 differs"):
         charrnn.train(out=str(tiny_run), resume=True, seq_len=99)
+
+
+def test_a_run_saved_before_regularise_after_resumes_regularised_from_the_start(tmp_path, shakespeare_file):
+    import json
+
+    first = charrnn.train(str(shakespeare_file), out=str(tmp_path / "r"), max_steps=4, **TINY_MODEL, **TINY_TRAIN,
+                          dropout=0.2)
+    config = first.run_dir / "config.json"
+    saved = json.loads(config.read_text())
+    del saved["train"]["regularise_after"]  # as an older charrnn wrote it
+    config.write_text(json.dumps(saved))
+    charrnn.train(out=str(first.run_dir), resume=True, max_steps=8)
+    strengths = [r["regularisation"] for r in checkpoint.read_metrics(first.run_dir) if "loss" in r]
+    assert strengths[-1] == 1.0  # its first pass was regularised, and so is the rest
 
 
 def test_resume_can_extend_the_budget(tmp_path, shakespeare_file):
