@@ -18,8 +18,9 @@ reaches fewer steps). The columns:
   steps      steps reached (ends early with `stopped early` when --patience ran out)
   eval share seconds spent evaluating and printing samples, as a share of the run's time (from its
              first step to the end of its last eval; start-up and reading the corpus not counted)
-  last eval  of those, the seconds of the run's last eval: the whole validation split, for the last
-             and the best weights (the evals before it score a fixed subset)
+  during     of that share, the evals during training (a fixed subset of the validation split)
+  last eval  the seconds of the run's last eval: the whole validation split, for the last weights
+             (and for the best ones when the last do not beat them on the subset)
 """
 
 from __future__ import annotations
@@ -123,8 +124,8 @@ def main() -> None:
     import torch
 
     print(f"{os.cpu_count()} cores, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
-    print("| command | runs | steps | val | last | unigram | eval share | of which the last eval |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| command | runs | steps | val | last | unigram | eval share | during training | last eval |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for dataset in args.datasets:
@@ -145,6 +146,7 @@ def main() -> None:
                 print(f"| {shown} | {len(runs)} | {spread([r['steps'] for r in runs], '{:,}')}{early} | "
                       f"**{spread([r['val'] for r in runs])}** | {spread([r['last'] for r in runs])} | "
                       f"{unigram:.4f} | {spread([r['eval_share'] for r in runs], '{:.1%}')} | "
+                      f"{spread([r['evals_share'] for r in runs], '{:.1%}')} | "
                       f"{spread([r['final_seconds'] for r in runs], '{:.0f} s')} |", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
