@@ -85,7 +85,7 @@ def test_the_per_name_loss_falls(lines_run):
     records = checkpoint.read_metrics(lines_run[0])
     logs = [r for r in records if "seq_loss" in r]
     assert [r["step"] for r in logs] == [50, 100, 150, 200, 250, 300]
-    assert set(logs[0]) == {"step", "loss", "seq_loss", "lr", "chars_per_s", "elapsed"}
+    assert set(logs[0]) == {"step", "loss", "seq_loss", "lr", "chars_per_s", "elapsed", "epochs", "regularisation"}
     assert logs[-1]["seq_loss"] < 0.9 * logs[0]["seq_loss"]
     evals = [r for r in records if "val_loss" in r]
     assert [r["step"] for r in evals] == [150, 300]
