@@ -16,6 +16,7 @@ Without torchrun (no WORLD_SIZE in the environment, or 1), everything here is a 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -64,8 +65,31 @@ def current() -> World:
     return World(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+# Every tensor handed to a collective is one made here, and it stays referenced here until the
+# backend's worker threads have let go of it. A worker that drops the last reference to a tensor that
+# Python made must take the GIL to free it; one that does so while the interpreter is shutting down
+# aborts the process ("terminate called without an active exception"). That is what happened to a rank
+# whose last barrier still held the all_gather of its last save, and DDP keeps the process group (and
+# its threads) alive past destroy_process_group, so only letting go first is safe.
+_lent: list[torch.Tensor] = []
+
+
+def _lend(*tensors: torch.Tensor) -> None:
+    """Keep `tensors` until the backend has let go of them; forget those it already has."""
+    _lent[:] = [t for t in _lent if t._use_count() > 1] + list(tensors)
+
+
+def _wait_until_returned(timeout: float = 10.0) -> None:
+    """Wait until no worker thread holds a lent tensor (they let go microseconds after a collective)."""
+    deadline = time.monotonic() + timeout
+    while any(t._use_count() > 1 for t in _lent) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _lent.clear()
+
+
 def stop() -> None:
     if dist.is_available() and dist.is_initialized():
+        _wait_until_returned()
         dist.destroy_process_group()
 
 
@@ -79,6 +103,7 @@ def all_reduce_sum(values: list[float], device: torch.device) -> list[float]:
     if not current().enabled:
         return values
     tensor = torch.tensor(values, dtype=torch.float64, device=device)
+    _lend(tensor)
     dist.all_reduce(tensor)
     return tensor.tolist()
 
@@ -87,15 +112,19 @@ def gather_batch(tensor: torch.Tensor) -> torch.Tensor:
     """(L, b, H) on every rank -> (L, b * W, H): the carried state of the whole global batch."""
     if not current().enabled:
         return tensor
-    parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.contiguous())
+    mine = tensor.clone(memory_format=torch.contiguous_format)  # not the caller's: it is lent
+    parts = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    _lend(mine, *parts)
+    dist.all_gather(parts, mine)
     return torch.cat(parts, dim=1)
 
 
 def gather_rows(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Each rank's tensor (the same shape on every rank) -> (W, ...) on the CPU, on every rank."""
-    parts = [torch.empty_like(tensor, device=device) for _ in range(dist.get_world_size())]
-    dist.all_gather(parts, tensor.to(device))
+    mine = tensor.to(device, copy=True)  # not the caller's: it is lent
+    parts = [torch.empty_like(mine) for _ in range(dist.get_world_size())]
+    _lend(mine, *parts)
+    dist.all_gather(parts, mine)
     return torch.stack(parts).cpu()
 
 

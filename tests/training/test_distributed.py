@@ -2,6 +2,8 @@
 
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import torch
@@ -67,3 +69,24 @@ def test_a_ddp_run_with_dropout_resumes_bit_exactly(tmp_path, shakespeare_file):
     charrnn("train", "--out", str(stopped), "--resume", "--max-steps", "6", ranks=2)
     a, b = (checkpoint.load_tensors(run / checkpoint.LAST)[0] for run in (straight, stopped))
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_stop_waits_until_the_backend_lets_go_of_the_tensors_it_was_lent():
+    """A tensor made in Python and freed by a backend thread during interpreter shutdown aborts the
+    process: the tensors of collectives stay referenced until nothing else holds them."""
+    from charrnn.training import distributed
+
+    lent, other = torch.zeros(3), torch.zeros(3)
+    distributed._lend(lent)
+    held_by_the_backend = [lent.view(3)]  # a view references the tensor, as a worker's copy would
+    distributed._lend(other)  # a later collective: `lent` is still held, so it is kept
+    assert [t is lent for t in distributed._lent] == [True, False]
+    letting_go = threading.Timer(0.2, held_by_the_backend.clear)
+    letting_go.start()
+    started = time.monotonic()
+    distributed._wait_until_returned(timeout=5)
+    assert 0.15 < time.monotonic() - started < 4 and distributed._lent == []
+    distributed._lend(lent)
+    distributed._lend(other)  # nothing else holds `lent` now: it is let go at once
+    assert [t is other for t in distributed._lent] == [True]
+    distributed._wait_until_returned(timeout=5)
