@@ -35,7 +35,8 @@ def add_view_parsers(commands) -> None:
     p.add_argument("runs", nargs="+", metavar="RUN", help="run folders (several: one line each, with a legend)")
     p.add_argument("-o", "--out", default=None, metavar="FILE",
                    help="the picture: .png, .svg or .pdf (default: curves.png in the first run folder)")
-    p.add_argument("--x", default="steps", choices=("steps", "seconds", "chars"), help="the x axis (default: steps)")
+    p.add_argument("--x", default="steps", choices=("steps", "seconds", "chars", "epochs"),
+                   help="the x axis: steps, seconds of training, characters read, passes over the text (default: steps)")
     p.add_argument("--lr", action="store_true", help="add a panel with the learning rate")
     p.add_argument("--speed", action="store_true", help="add a panel with the training speed (chars/s)")
 

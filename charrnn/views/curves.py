@@ -5,8 +5,9 @@
 One panel of loss in nats per character (bits per character on the right-hand axis): each run's
 training loss as a thin line, its validation loss as a line with points, its best validation
 loss starred. `--lr` and `--speed` add panels for the learning rate and the characters per second.
-The x axis is the step, the seconds of training, or the characters read (steps x batch x
-sequence length: every character of a stream run; lines mode pads, so there it is an upper bound).
+The x axis is the step, the seconds of training, the characters read (steps x batch x sequence
+length: every character of a stream run; lines mode pads, so there it is an upper bound), or the
+passes over the training text (metrics.jsonl's `epochs`: lines mode counts lines, not padding).
 
 metrics.jsonl is read as it is, so a run still training can be plotted (a line cut short by a kill
 or a write in progress is skipped). The picture is drawn with matplotlib's Agg canvas (no display)
@@ -17,17 +18,19 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
 from charrnn import checkpoint
 from charrnn.errors import CharRNNError
 from charrnn.files import write_atomic
 
-X_AXES = {"steps": "step", "seconds": "seconds of training", "chars": "characters read"}
+X_AXES = {"steps": "step", "seconds": "seconds of training", "chars": "characters read",
+          "epochs": "passes over the training text"}
 FORMATS = (".png", ".svg", ".pdf")
 DEFAULT_NAME = "curves.png"
 
@@ -51,8 +54,9 @@ def read_curve(run: str | Path, x: str = "steps") -> Curve:
         raise CharRNNError(f"{run}: no metrics yet ({checkpoint.METRICS} is empty or missing): "
                            f"plot it after its first log line")
     chars_per_step = int(info.train.get("batch_size", 0)) * int(info.train.get("seq_len", 0))
-    where = {"steps": lambda r: r["step"], "seconds": lambda r: r.get("elapsed", 0.0),
-             "chars": lambda r: r["step"] * chars_per_step}[x]
+    where = passes_at(records, run) if x == "epochs" else {
+        "steps": lambda r: r["step"], "seconds": lambda r: r.get("elapsed", 0.0),
+        "chars": lambda r: r["step"] * chars_per_step}[x]
     curve = Curve(run.resolve().name)
     for record in records:
         for key, series in (("loss", curve.train), ("val_loss", curve.val), ("lr", curve.lr),
@@ -61,6 +65,19 @@ def read_curve(run: str | Path, x: str = "steps") -> Curve:
                 series[0].append(where(record))
                 series[1].append(record[key])
     return curve
+
+
+def passes_at(records: list[dict], run: Path) -> Callable[[dict], float]:
+    """A record -> the passes over the training text at its step. Training lines log them (`epochs`);
+    an eval line does not, so it is read off the line through the training lines around it."""
+    known = dict(sorted((r["step"], r["epochs"]) for r in records
+                        if isinstance(r.get("epochs"), (int, float)) and "step" in r))
+    if not known:
+        raise CharRNNError(f"{run}: its metrics do not count passes over the text (runs trained before "
+                           f"--regularise-after existed do not log `epochs`): plot it with --x steps, "
+                           f"seconds or chars")
+    steps, passes = [0, *known], [0.0, *known.values()]
+    return lambda record: float(np.interp(record["step"], steps, passes))
 
 
 def output_path(runs: Sequence[str | Path], path: str | Path | None) -> Path:

@@ -42,6 +42,25 @@ def test_plot_reads_a_run_still_training(two_runs):
     assert len(curve.train[0]) == before + 1 and curve.train[0][-1] == 41  # the torn last line is skipped
 
 
+def test_plot_by_passes_over_the_text(two_runs, tmp_path):
+    """--x epochs: training points at their logged passes, eval points on the line between them."""
+    for run in two_runs:  # stream and lines mode
+        records = checkpoint.read_metrics(run)
+        logged = {r["step"]: r["epochs"] for r in records if "epochs" in r}
+        curve = read_curve(run, x="epochs")
+        assert curve.train[0] == [logged[r["step"]] for r in records if "loss" in r and "epochs" in r]
+        assert curve.train[0] == sorted(curve.train[0]) and curve.train[0][-1] > 0
+        for step, passes in zip([r["step"] for r in records if "val_loss" in r], curve.val[0]):
+            before = max((s for s in [0, *logged] if s <= step))
+            after = min((s for s in logged if s >= step), default=before)
+            assert ({0: 0.0, **logged}[before] <= passes <= logged.get(after, passes))
+    assert plot(two_runs, tmp_path / "passes.svg", x="epochs").exists()
+    old = two_runs[0] / checkpoint.METRICS
+    old.write_text("".join(line.replace('"epochs"', '"e"') + "\n" for line in old.read_text().splitlines()))
+    with pytest.raises(CharRNNError, match="do not count passes.*--x steps"):
+        read_curve(two_runs[0], x="epochs")
+
+
 def test_plot_refuses_bad_input(two_runs, tmp_path):
     (two_runs[0] / checkpoint.METRICS).unlink()
     with pytest.raises(CharRNNError, match="no metrics yet"):
