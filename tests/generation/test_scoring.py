@@ -8,7 +8,7 @@ import torch
 
 import charrnn
 from charrnn.generation.scoring import score, score_stream
-from charrnn.vocab import EOS
+from charrnn.vocab import BOS, EOS
 
 
 def test_pieces_with_burn_in_equal_the_single_stream(tiny_run, shakespeare_text):
@@ -36,6 +36,28 @@ def test_lines_mode_scores_every_line_and_its_end(tiny_lines_run):
     model = charrnn.load(tiny_lines_run)
     result = model.evaluate("Abc\nXyzzy\n\n")
     assert result["chars"] == 4 + 6  # the characters of each line plus its <eos>
+
+
+def test_lines_of_every_length_score_as_each_line_alone(tiny_lines_run):
+    """Lines drop out of their batch as they end (read LINE_CHUNK steps at a time): each line's
+    score is still its own, from <bos> to <eos>, as if it were scored alone."""
+    from charrnn.data.batches import line_spans
+    from charrnn.data.corpus import encode_text
+    from charrnn.generation.scoring import LINE_CHUNK, score_lines
+
+    model = charrnn.load(tiny_lines_run, device="cpu")
+    rng = np.random.default_rng(0)
+    lines = ["".join(rng.choice(list("abcdef \u4e00"), size=n)) for n in rng.integers(0, 3 * LINE_CHUNK, 40)]
+    ids = encode_text("\n".join(lines) + "\n", model.vocab, "lines")[0]
+    alone, count = 0.0, 0
+    with torch.inference_mode():
+        for start, end in line_spans(ids):
+            x = torch.tensor([[BOS, *ids[start: end - 1].tolist()]])
+            logits, _ = model.model(x)
+            alone += torch.nn.functional.cross_entropy(logits[0], torch.tensor(ids[start:end].tolist()), reduction="sum").item()
+            count += end - start
+    together, n = score_lines(model.model, ids, torch.device("cpu"), batch_size=16)
+    assert n == count and together == pytest.approx(alone, rel=1e-5)
 
 
 def test_best_weights_are_those_of_the_best_eval(tiny_run):
