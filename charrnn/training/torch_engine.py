@@ -57,8 +57,12 @@ class TorchEngine:
         self.forward = self.model
         if self.world.enabled:  # averages the gradients across ranks in backward()
             self.forward = torch.nn.parallel.DistributedDataParallel(self.model)
+        # The fused kernel: one pass over each parameter instead of a dozen elementwise ops. On 2 CPU
+        # cores an update of the 2x256 model takes 0.28 ms instead of 0.99, and of the 2x512 default
+        # 1.07 ms instead of 3.80: 1-1.5% more steps in a time budget (benchmarks/bench_speed.py).
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=self.config.lr, betas=(0.9, 0.99),
-                                           weight_decay=self.config.weight_decay)
+                                           weight_decay=self.config.weight_decay,
+                                           fused=self.device.type in ("cpu", "cuda"))
         self.state = None  # the hidden state carried from batch to batch (stream mode)
 
     def banner(self) -> str:
