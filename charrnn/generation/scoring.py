@@ -114,14 +114,14 @@ def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: st
             continue
         x, y = pad_lines(ids, spans[i: i + batch_size][::-1], max_len)  # longest first
         going = (y != IGNORE).sum(dim=1)  # each line's length, descending
-        state = None
+        x, y, state = x.to(device), y.to(device), None
         for t in range(0, x.shape[1], LINE_CHUNK):
             rows = int((going > t).sum())  # the lines still going: the first rows
             if state is not None:
                 state = tuple(s[:, :rows].contiguous() for s in state)
             with autocast(device, dtype):
-                out, state = model.features(x[:rows, t: t + LINE_CHUNK].to(device), state)
-                total += nats(model, out, y[:rows, t: t + LINE_CHUNK].to(device))
+                out, state = model.features(x[:rows, t: t + LINE_CHUNK], state)
+                total += nats(model, out, y[:rows, t: t + LINE_CHUNK])
         count += int(going.sum())
     return total, count
 

@@ -30,8 +30,9 @@ PRESETS: dict[str, dict] = {
     # Lighter dropout than the defaults' (a smaller model has less to memorise with), from the fourth
     # pass on: 115 s on this 2-core host is about four passes over tinyshakespeare, where the later the
     # regularisers start the better (three seeds: 1.4534-1.4574 from the third pass, 1.4449-1.4516 from
-    # the fourth; lr 5e-3 and 8e-3 did worse than 6e-3). At 4,500 steps (115 s on a host twice as fast)
-    # they are what keeps it from memorising: 1.4331, against 1.4883 unregularised (benchmarks/README.md).
+    # the fourth, 1.4476-1.4554 again; lr 5e-3 and 8e-3 did worse than 6e-3). At 4,500 steps (115 s on a
+    # host twice as fast) they are what keeps it from memorising: 1.4331, against 1.4883 unregularised
+    # (benchmarks/README.md).
     "cpu-2min": {"hidden": 256, "layers": 2, "seq_len": 64, "lr": 6e-3, "max_time": 115, "eval_every": 500,
                  "dropout": 0.1, "input_dropout": 0.05, "regularise_after": 3.0},
     # 2 CPU cores, ten minutes: the defaults, which are regularised so that a faster machine or a
