@@ -35,7 +35,7 @@ from charrnn.device import autocast
 from charrnn.model import CharRNN
 
 SEGMENTS, BURN_IN, CHUNK = 32, 512, 512
-ROWS = 16  # rows of features turned into logits at a time (see nats)
+LOGITS_PER_PIECE = 2**22  # logits computed at a time (16 MB in fp32; see nats)
 LINE_CHUNK = 32  # steps of a batch of lines read at a time: the lines that ended drop out between them
 
 
@@ -85,15 +85,19 @@ def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: s
     return total, count
 
 
-def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor, rows: int = ROWS) -> float:
-    """The summed cross-entropy of the output layer on features `out` (B, T, H) against y (B, T),
-    a few rows at a time: with thousands of characters (tang-poems) the (B, T, V) logits of a
-    whole batch are hundreds of MB, and scoring them in cache-sized pieces is 1.5x faster."""
+def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor) -> float:
+    """The summed cross-entropy of the output layer on features `out` (B, T, H) against y (B, T).
+    Only the positions that are scored go through the output layer (a batch of lines that end
+    inside a chunk is a fifth padding on tang-poems), LOGITS_PER_PIECE logits at a time: with
+    thousands of characters the logits of a whole batch are hundreds of MB, and cache-sized pieces
+    are 1.5x faster."""
+    keep = y != IGNORE
+    features, targets = out[keep], y[keep]  # (N, H), (N,)
+    positions = max(1, LOGITS_PER_PIECE // model.config.vocab_size)
     total = 0.0
-    for i in range(0, len(out), rows):
-        logits = model.readout(out[i: i + rows])
-        total += F.cross_entropy(logits.float().flatten(0, 1), y[i: i + rows].flatten(), ignore_index=IGNORE,
-                                 reduction="sum").item()
+    for i in range(0, len(targets), positions):
+        logits = model.readout(features[i: i + positions])
+        total += F.cross_entropy(logits.float(), targets[i: i + positions], reduction="sum").item()
     return total
 
 

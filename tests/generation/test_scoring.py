@@ -56,8 +56,12 @@ def test_lines_of_every_length_score_as_each_line_alone(tiny_lines_run):
             logits, _ = model.model(x)
             alone += torch.nn.functional.cross_entropy(logits[0], torch.tensor(ids[start:end].tolist()), reduction="sum").item()
             count += end - start
+    read_out = []
+    readout = model.model.readout
+    model.model.readout = lambda features: read_out.append(len(features)) or readout(features)
     together, n = score_lines(model.model, ids, torch.device("cpu"), batch_size=16)
     assert n == count and together == pytest.approx(alone, rel=1e-5)
+    assert sum(read_out) == count  # the padding after a line's end never reaches the output layer
 
 
 def test_best_weights_are_those_of_the_best_eval(tiny_run):
