@@ -87,6 +87,11 @@ class StreamBatches:
         pos.index += 1
         return Batch(chunk[:, :-1], chunk[:, 1:], new_epoch)
 
+    def epoch_steps(self) -> int:
+        """Steps in a pass over the training text (the first; a later one, starting at a random offset,
+        may be a step shorter)."""
+        return self._layout(0)[2]
+
     def epochs(self) -> float:
         """Passes over the training text so far, with the fraction of the current one."""
         pos = self.position
@@ -155,6 +160,10 @@ class LineBatches:
             y = torch.cat([y, torch.full((fill, y.shape[1]), IGNORE, dtype=y.dtype)])
         pos.index += 1
         return Batch(x, y, new_epoch=False)
+
+    def epoch_steps(self) -> int:
+        """Steps in a pass over the training samples."""
+        return self.steps
 
     def epochs(self) -> float:
         """Passes over the training samples so far, with the fraction of the current one."""

@@ -21,8 +21,8 @@ from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import DROPOUTS, ModelConfig
 from charrnn.training import distributed
-from charrnn.training.config import (FIXED_ON_RESUME, LATER_FIELDS, STREAM_SEQ_LEN, TrainConfig, apply_preset,
-                                     check_engine)
+from charrnn.training.config import (EVAL_EVERY, FIXED_ON_RESUME, LATER_FIELDS, STREAM_SEQ_LEN, TrainConfig,
+                                     apply_preset, check_engine)
 from charrnn.training.lock import RunLock
 
 
@@ -121,6 +121,8 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
                                      seq_len=config.seq_len or auto_seq_len(corpus))
     check_engine(config, model_config, distributed.current().size)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
+    if not config.eval_every:  # saved resolved, as --seq-len is: a resume evaluates at the same steps
+        config = dataclasses.replace(config, eval_every=auto_eval_every(batches.epoch_steps()))
     if len(corpus.val) < 2 and config.val_frac > 0:
         raise CharRNNError(f"the validation split is empty: the corpus is too small for --val-frac "
                            f"{config.val_frac}; add text or use --val-frac 0")
@@ -153,6 +155,12 @@ def auto_seq_len(corpus: Corpus) -> int:
         return STREAM_SEQ_LEN
     spans = line_spans(corpus.train)
     return int((spans[:, 1] - spans[:, 0]).max())
+
+
+def auto_eval_every(pass_steps: int) -> int:
+    """--eval-every 0: every EVAL_EVERY steps, or every pass when a pass is under half of that, so that
+    evals are never more than two passes apart (small corpora memorise within a few; config.py)."""
+    return EVAL_EVERY if 2 * pass_steps >= EVAL_EVERY else max(1, pass_steps)
 
 
 def _expected_mode(train_given: dict) -> str:

@@ -10,7 +10,7 @@ from charrnn import checkpoint
 from charrnn.training.launch import ENGINES, fit
 from charrnn.training.evals import Evals
 from charrnn.training.loop import Trainer
-from charrnn.training.preparation import prepare
+from charrnn.training.preparation import auto_eval_every, prepare
 from charrnn.training.torch_engine import TorchEngine
 from conftest import TINY_MODEL, TINY_TRAIN
 
@@ -134,6 +134,27 @@ def test_lines_are_never_cut_by_default(tmp_path, capsys):
                    "seq_len": 50, "val_frac": 0.0}, TINY_MODEL)
     cut.lock.release()
     assert "1 of 61 lines are longer than --seq-len 50 and are cut" in capsys.readouterr().err
+
+
+def test_evals_come_every_250_steps_or_every_pass_when_a_pass_is_short(tmp_path, shakespeare_file):
+    # A name list is a pass every few dozen steps and memorises within a few passes: its evals must
+    # see each pass, or the best weights are long gone by the first one.
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{'abcde'[i % 5]}{'xyz'[i % 3] * (1 + i % 4)}\n" for i in range(90)), encoding="utf-8")
+    given = {**TINY_TRAIN, "inputs": [str(names)], "mode": "lines", "eval_every": 0, "max_steps": 50}
+    result = fit(prepare({**given, "out": str(tmp_path / "names")}, TINY_MODEL))
+    info, _ = checkpoint.read_run(result.run_dir)
+    assert info.train["eval_every"] == 21  # 81 training names in batches of 4; saved resolved, for a resume
+    evals = [r["step"] for r in checkpoint.read_metrics(result.run_dir) if "val_loss" in r]
+    assert evals == [21, 42, 50]
+    explicit = prepare({**given, "out": str(tmp_path / "explicit"), "eval_every": 30}, TINY_MODEL)
+    explicit.lock.release()
+    assert explicit.config.eval_every == 30  # a flag wins
+    long_pass = prepare({**TINY_TRAIN, "inputs": [str(shakespeare_file)], "out": str(tmp_path / "stream"),
+                         "eval_every": 0, "batch_size": 1, "seq_len": 16}, TINY_MODEL)
+    long_pass.lock.release()
+    assert long_pass.batches.epoch_steps() > 1000 and long_pass.config.eval_every == 250
+    assert [auto_eval_every(n) for n in (1, 124, 125, 245, 5000)] == [1, 124, 250, 250, 250]  # 2 passes at most
 
 
 def test_a_stream_run_keeps_128_by_default(tmp_path, shakespeare_file):
