@@ -22,7 +22,7 @@ LATER_FIELDS = {"regularise_after": 0.0}
 DEFAULT_MAX_STEPS = 2000
 STREAM_SEQ_LEN = 128  # --seq-len 0 in stream mode
 # --eval-every 0: every EVAL_EVERY steps, or every pass over the training data when a pass is shorter than
-# half of that, so that evals are never more than two passes apart. A name list is a pass every 7-70 steps
+# half of that, so that evals are never more than two passes apart. A name list is a pass every 7-69 steps
 # and memorises within a few passes: evals 250 steps apart missed its best weights (jinyong-names: 6.63
 # nats at the first eval, step 250; 5.22 with evals every 25 steps). Tinyshakespeare's pass is 245 steps.
 EVAL_EVERY = 250
@@ -123,10 +123,8 @@ class TrainConfig:
         "help": "start from this run's weights and vocabulary (fine-tuning)", "metavar": "RUN"})
 
     def __post_init__(self) -> None:
-        positive = ("batch_size",)
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise CharRNNError(f"--{name.replace('_', '-')} must be > 0 (got {getattr(self, name)})")
+        if self.batch_size <= 0:
+            raise CharRNNError(f"--batch-size must be > 0 (got {self.batch_size})")
         not_negative = ("seq_len", "max_vocab", "warmup", "weight_decay", "grad_clip", "max_steps", "max_time",
                         "eval_every", "save_every", "sample_chars", "eval_chars", "patience", "regularise_after")
         for name in not_negative:
