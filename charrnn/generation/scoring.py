@@ -19,7 +19,8 @@ During training an eval may score a fixed subset of a large split (`max_chars`),
 a small share of the run: in stream mode the first max_chars/32 characters of each of the 32
 pieces, which lie evenly across the split; in lines mode a fixed random choice of whole lines
 (seed 0, the same lines at every eval, so the curve is comparable). Pieces from all over the split
-keep the standard error small; the end of a run scores the whole split.
+keep the standard error small; the end of a run scores the whole split, and reads the subset's
+score off the same pass (score_split), which is what it compares with the evals' best.
 """
 
 from __future__ import annotations
@@ -47,19 +48,21 @@ def summary(total_nats: float, count: int) -> dict:
 @torch.inference_mode()
 def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
                  segments: int = SEGMENTS, burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1,
-                 max_chars: int = 0) -> tuple[float, int]:
+                 max_chars: int = 0, part_chars: int = 0) -> tuple[float, int, float, int]:
     """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream
-    (or, with max_chars, for the first max_chars/K characters of each of its K pieces).
+    (or, with max_chars, for the first max_chars/K characters of each of its K pieces), then the same
+    two for the part that max_chars=part_chars would score, read off this pass (0, 0 without it).
     With several ranks, each scores the pieces k with k % world_size == rank (sum them afterwards)."""
     n_pred = len(ids) - 1
     if n_pred <= 0:
-        return 0.0, 0
+        return 0.0, 0, 0.0, 0
     K = max(1, min(segments, n_pred // max(burn_in, 1)))  # pieces at least as long as the burn-in
     piece = math.ceil(n_pred / K)
     L = min(piece, math.ceil(max_chars / K)) if max_chars else piece
+    part_len = min(L, math.ceil(part_chars / K)) if part_chars else 0  # each piece's first part_len
     starts = [k * piece for k in range(K) if k % world_size == rank]
     if not starts:
-        return 0.0, 0
+        return 0.0, 0, 0.0, 0
     state = model.init_state(len(starts), device)
     warm_rows = [i for i, s in enumerate(starts) if s > 0]
     if warm_rows:  # warm the pieces after the first on the text just before them
@@ -71,73 +74,95 @@ def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: s
                       for z, w in zip(state, warmed))
     x = torch.full((len(starts), L), 0, dtype=torch.long)
     y = torch.full((len(starts), L), IGNORE, dtype=torch.long)
-    count = 0
+    count = part_count = 0
     for row, s in enumerate(starts):
         n = min(L, n_pred - s)
         x[row, :n] = torch.from_numpy(ids[s: s + n].astype(np.int64))
         y[row, :n] = torch.from_numpy(ids[s + 1: s + 1 + n].astype(np.int64))
-        count += n
-    total = 0.0
+        count, part_count = count + n, part_count + min(n, part_len)
+    total = part_total = 0.0
     for t in range(0, L, CHUNK):
+        columns = torch.arange(t, min(t + CHUNK, L), device=device)
+        part = (columns < part_len).expand(len(starts), -1) if t < part_len else None
         with autocast(device, dtype):
             out, state = model.features(x[:, t: t + CHUNK].to(device), state)  # (pieces, chunk, H)
-            total += nats(model, out, y[:, t: t + CHUNK].to(device))
-    return total, count
+            chunk_total, chunk_part = nats(model, out, y[:, t: t + CHUNK].to(device), part)
+        total, part_total = total + chunk_total, part_total + chunk_part
+    return total, count, part_total, part_count
 
 
-def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor) -> float:
-    """The summed cross-entropy of the output layer on features `out` (B, T, H) against y (B, T).
+def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor, part: torch.Tensor | None = None) -> tuple[float, float]:
+    """The summed cross-entropy of the output layer on features `out` (B, T, H) against y (B, T),
+    and that of the positions where the mask `part` (B, T) is true (0 without one).
     Only the positions that are scored go through the output layer, not the padding after lines
     that end inside a chunk (7% of the positions of tang-poems' val split), LOGITS_PER_PIECE logits
     at a time: with thousands of characters the logits of a whole batch are hundreds of MB, and
     scoring in pieces was 1.5x faster than whole batches."""
     keep = y != IGNORE
     features, targets = out[keep], y[keep]  # (N, H), (N,)
+    in_part = part[keep] if part is not None else None
     positions = max(1, LOGITS_PER_PIECE // model.config.vocab_size)
-    total = 0.0
+    total = part_total = 0.0
     for i in range(0, len(targets), positions):
         logits = model.readout(features[i: i + positions])
-        total += F.cross_entropy(logits.float(), targets[i: i + positions], reduction="sum").item()
-    return total
+        losses = F.cross_entropy(logits.float(), targets[i: i + positions], reduction="none")
+        total += losses.sum().item()
+        if in_part is not None:
+            part_total += losses[in_part[i: i + positions]].sum().item()
+    return total, part_total
 
 
 @torch.inference_mode()
 def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                batch_size: int = 256, max_len: int = 100_000, rank: int = 0, world_size: int = 1
-                ) -> tuple[float, int]:
-    """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>.
+                batch_size: int = 256, max_len: int = 100_000, rank: int = 0, world_size: int = 1,
+                part: np.ndarray | None = None) -> tuple[float, int, float, int]:
+    """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>, then the
+    same two for the lines that the indices `part` choose (0, 0 without them), read off this pass.
     Lines are batched by length, and a batch is read LINE_CHUNK steps at a time, longest line first,
     so that the lines that have ended drop out: the steps computed are the characters scored, not
     batch x longest line (tang-poems' val split: 240,000 characters, padded to 413,000 before).
     With several ranks, each scores every world_size-th batch of lines."""
     spans = line_spans(ids)
-    spans = spans[np.argsort(spans[:, 1] - spans[:, 0], kind="stable")]  # similar lengths pad less
-    total, count = 0.0, 0
+    in_part = np.zeros(len(spans), dtype=bool)
+    if part is not None:
+        in_part[part] = True
+    order = np.argsort(spans[:, 1] - spans[:, 0], kind="stable")  # similar lengths pad less
+    total, count, part_total, part_count = 0.0, 0, 0.0, 0
     for b, i in enumerate(range(0, len(spans), batch_size)):
         if b % world_size != rank:
             continue
-        x, y = pad_lines(ids, spans[i: i + batch_size][::-1], max_len)  # longest first
+        lines = order[i: i + batch_size][::-1]  # longest first
+        x, y = pad_lines(ids, spans[lines], max_len)
         going = (y != IGNORE).sum(dim=1)  # each line's length, descending
-        x, y, state = x.to(device), y.to(device), None
+        row_in_part = torch.from_numpy(in_part[lines].copy())
+        count, part_count = count + int(going.sum()), part_count + int(going[row_in_part].sum())
+        x, y, state, row_in_part = x.to(device), y.to(device), None, row_in_part.to(device)
         for t in range(0, x.shape[1], LINE_CHUNK):
             rows = int((going > t).sum())  # the lines still going: the first rows
             if state is not None:
                 state = tuple(s[:, :rows].contiguous() for s in state)
+            targets = y[:rows, t: t + LINE_CHUNK]
+            chunk_part = row_in_part[:rows, None].expand_as(targets) if part is not None else None
             with autocast(device, dtype):
                 out, state = model.features(x[:rows, t: t + LINE_CHUNK], state)
-                total += nats(model, out, y[:rows, t: t + LINE_CHUNK])
-        count += int(going.sum())
-    return total, count
+                chunk_total, chunk_part_total = nats(model, out, targets, chunk_part)
+            total, part_total = total + chunk_total, part_total + chunk_part_total
+    return total, count, part_total, part_count
 
 
-def line_subset(ids: np.ndarray, max_chars: int) -> np.ndarray:
-    """A fixed random choice of whole lines (each ending in <eos>) with at most about max_chars
-    tokens, in their order in the split: the same lines for the same split, call after call."""
+def subset_lines(ids: np.ndarray, max_chars: int) -> np.ndarray:
+    """The indices (in line_spans order) of a fixed random choice of whole lines with at most about
+    max_chars tokens: the same lines for the same split, call after call."""
     spans = line_spans(ids)
     order = np.random.default_rng(0).permutation(len(spans))
     lengths = (spans[:, 1] - spans[:, 0])[order]
-    chosen = np.sort(order[: max(1, int(np.searchsorted(np.cumsum(lengths), max_chars, side="right")))])
-    return np.concatenate([ids[start:end] for start, end in spans[chosen]])
+    return np.sort(order[: max(1, int(np.searchsorted(np.cumsum(lengths), max_chars, side="right")))])
+
+
+def line_subset(ids: np.ndarray, max_chars: int) -> np.ndarray:
+    """The ids of subset_lines' lines (each ending in <eos>), in their order in the split."""
+    spans = line_spans(ids)
+    return np.concatenate([ids[start:end] for start, end in spans[subset_lines(ids, max_chars)]])
 
 
 def scores_part(n_ids: int, mode: str, max_chars: int, segments: int = SEGMENTS, burn_in: int = BURN_IN) -> bool:
@@ -163,10 +188,27 @@ def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device,
     try:
         if mode == "stream":
             return score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS,
-                                rank=rank, world_size=world_size, max_chars=max_chars)
+                                rank=rank, world_size=world_size, max_chars=max_chars)[:2]
         if max_chars and len(ids) > max_chars:
             ids = line_subset(ids, max_chars)
-        return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size)
+        return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size)[:2]
+    finally:
+        model.train(was_training)
+
+
+def score_split(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str, max_chars: int,
+                rank: int = 0, world_size: int = 1) -> tuple[float, int, float, int]:
+    """score_sums of the whole split, then of its subset with max_chars, both from one pass: the end
+    of a run compares the last weights with the evals' best on the subset without scoring it again
+    (tang-poems: 1.7 s of its 13 s last eval)."""
+    was_training = model.training
+    model.eval()
+    try:
+        if mode == "stream":
+            return score_stream(model, ids, device, dtype, rank=rank, world_size=world_size,
+                                part_chars=max_chars or len(ids))
+        part = subset_lines(ids, max_chars) if max_chars and len(ids) > max_chars else np.arange(len(line_spans(ids)))
+        return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size, part=part)
     finally:
         model.train(was_training)
 

@@ -15,7 +15,7 @@ import math
 from charrnn import checkpoint
 from charrnn.device import uses_bf16
 from charrnn.generation.options import SamplingOptions
-from charrnn.generation.scoring import score_sums, scores_part, summary
+from charrnn.generation.scoring import score_split, score_sums, scores_part, summary
 from charrnn.generation.streaming import Transcript, text_steps, written_pieces
 from charrnn.model import CharRNN
 from charrnn.training import distributed
@@ -63,6 +63,14 @@ class Evals:
         total, count = distributed.all_reduce_sum([total, float(count)], device)
         return summary(total, int(count))
 
+    def score_with_subset(self, network: CharRNN) -> tuple[dict, dict]:
+        """The summaries of the whole validation split and of the evals' subset, from one pass."""
+        corpus, device = self.setup.corpus, self.engine.device
+        sums = score_split(network, corpus.val, corpus.mode, device, self.dtype, self.config.eval_chars,
+                           rank=self.world.rank, world_size=self.world.size)
+        total, count, part_total, part_count = distributed.all_reduce_sum([float(n) for n in sums], device)
+        return summary(total, int(count)), summary(part_total, int(part_count))
+
     def evaluate(self, step: int, elapsed: float, bar) -> None:
         """An eval during training: the subset's score against the best so far."""
         result = None
@@ -75,15 +83,15 @@ class Evals:
 
     def final(self, step: int, elapsed: float, bar) -> None:
         """The end of a run whose evals score a subset: the last weights on the whole split, in place of
-        one more subset eval. When the last weights do not beat the best on the subset, the best ones
-        are scored on the whole split too and the better of the two is the run's best (scoring only
-        the one that can win halves the cost: tang-poems' split takes 25 s on 2 cores). From here
-        best_val and last_val are whole-split numbers: what best.safetensors, the result and
-        `charrnn info` carry."""
+        one more subset eval. When the last weights do not beat the best on the subset (its score read
+        off the same pass), the best ones are scored on the whole split too and the better of the two
+        is the run's best (scoring only the one that can win halves the cost: tang-poems' split takes
+        10 s on 2 cores). From here best_val and last_val are whole-split numbers: what
+        best.safetensors, the result and `charrnn info` carry."""
         network = self.engine.network()
+        result, subset = self.score_with_subset(network)
         earlier_best = (math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists()  # not if all NaN
-                        and not self.score(network, self.config.eval_chars)["loss_nats"] < self.best_val)
-        result = self.score(network, 0)
+                        and not subset["loss_nats"] < self.best_val)
         best = self.score(self.best_network(), 0)["loss_nats"] if earlier_best else math.inf
         self.last_val, self.best_val, self.best_is_whole = result["loss_nats"], best, True
         if self.last_val < best:

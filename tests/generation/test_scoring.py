@@ -15,11 +15,11 @@ def test_pieces_with_burn_in_equal_the_single_stream(tiny_run, shakespeare_text)
     model = charrnn.load(tiny_run)
     ids = model.vocab.encode(shakespeare_text[:12_000])
     device = torch.device("cpu")
-    exact, n = score_stream(model.model, ids, device, segments=1)
-    pieces, m = score_stream(model.model, ids, device, segments=8, burn_in=256)
+    exact, n = score_stream(model.model, ids, device, segments=1)[:2]
+    pieces, m = score_stream(model.model, ids, device, segments=8, burn_in=256)[:2]
     assert n == m == len(ids) - 1
     assert abs(exact / n - pieces / m) < 2e-3
-    cold, _ = score_stream(model.model, ids, device, segments=8, burn_in=1)
+    cold = score_stream(model.model, ids, device, segments=8, burn_in=1)[0]
     assert abs(exact / n - cold / m) > abs(exact / n - pieces / m)  # the burn-in is what makes them agree
 
 
@@ -59,7 +59,7 @@ def test_lines_of_every_length_score_as_each_line_alone(tiny_lines_run):
     read_out = []
     readout = model.model.readout
     model.model.readout = lambda features: read_out.append(len(features)) or readout(features)
-    together, n = score_lines(model.model, ids, torch.device("cpu"), batch_size=16)
+    together, n = score_lines(model.model, ids, torch.device("cpu"), batch_size=16)[:2]
     assert n == count and together == pytest.approx(alone, rel=1e-5)
     assert sum(read_out) == count  # the padding after a line's end never reaches the output layer
 
@@ -112,3 +112,21 @@ def test_bf16_scores_within_a_thousandth_of_fp32(tiny_run, shakespeare_text):
     fp32 = score_sums(model.model, ids, "stream", torch.device("cpu"), "fp32")
     bf16 = score_sums(model.model, ids, "stream", torch.device("cpu"), "bf16")
     assert fp32[1] == bf16[1] and abs(fp32[0] / fp32[1] - bf16[0] / bf16[1]) < 1e-3
+
+
+@pytest.mark.parametrize("mode", ["stream", "lines"])
+def test_one_pass_scores_the_whole_split_and_the_evals_subset(mode, tiny_run, tiny_lines_run, shakespeare_text):
+    """The end of a run reads the subset's score off its whole-split pass (score_split) instead of
+    scoring the subset again: both numbers are those of scoring each alone."""
+    from charrnn.data.corpus import encode_text
+    from charrnn.generation.scoring import score_split, score_sums
+
+    model = charrnn.load(tiny_run if mode == "stream" else tiny_lines_run, device="cpu")
+    ids = encode_text(shakespeare_text[:20_000] + "\n", model.vocab, mode)[0]
+    device = torch.device("cpu")
+    total, count, part_total, part_count = score_split(model.model, ids, mode, device, "fp32", 2_000)
+    assert (total, count) == score_sums(model.model, ids, mode, device)
+    subset_total, subset_count = score_sums(model.model, ids, mode, device, max_chars=2_000)
+    assert part_count == subset_count < count and part_total == pytest.approx(subset_total, rel=1e-5)
+    everything = score_split(model.model, ids, mode, device, "fp32", 0)  # no subset: the part is the whole
+    assert everything[2:] == pytest.approx(everything[:2], rel=1e-9)

@@ -41,15 +41,21 @@ def test_evals_score_a_subset_and_the_last_one_the_whole_split(tmp_path, shakesp
 def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_path, shakespeare_file, monkeypatch,
                                                                          last_subset, last, best_step):
     # The subset evals at steps 10 and 20 (the first is the best so far), then the last weights on the
-    # subset: only when they do not beat the best there are the best weights scored on the whole split.
-    subset = iter([2.0, 3.0, last_subset])
-    whole = iter([last, 3.0] if last_subset >= 2.0 else [last])
+    # whole split and, from the same pass, on the subset: only when they do not beat the best there are
+    # the best weights scored on the whole split.
+    subset = iter([2.0, 3.0])
+    whole = iter([3.0] if last_subset >= 2.0 else [])
+    last_pass = iter([(last, last_subset)])
 
     def score(self, network, max_chars):
         loss = next(subset) if max_chars else next(whole)
         return {"loss_nats": loss, "bpc": loss, "chars": 100}
 
+    def score_with_subset(self, network):
+        return tuple({"loss_nats": loss, "bpc": loss, "chars": 100} for loss in next(last_pass))
+
     monkeypatch.setattr(Evals, "score", score)
+    monkeypatch.setattr(Evals, "score_with_subset", score_with_subset)
     result = fit(prepare(flags(shakespeare_file, tmp_path / "run", max_steps=30, eval_every=10, eval_chars=400,
                                patience=0), TINY_MODEL))
     (record,) = [r for r in checkpoint.read_metrics(result.run_dir) if "whole_val_loss" in r]
@@ -57,7 +63,7 @@ def test_the_last_eval_keeps_the_better_of_the_last_and_the_best_weights(tmp_pat
                                                                                              min(last, 3.0))
     assert checkpoint.read_header(result.run_dir / checkpoint.BEST)[1]["step"] == best_step
     assert (result.best_val, result.last_val) == (min(last, 3.0), last)
-    assert next(subset, None) is None and next(whole, None) is None  # no more scoring than that
+    assert next(subset, None) is None and next(whole, None) is None and next(last_pass, None) is None  # no more
 
 
 def test_early_stopping_when_val_stops_improving(tmp_path, shakespeare_file, monkeypatch, capsys):
