@@ -12,6 +12,8 @@ best of --rounds interleaved rounds):
              in fp32 and bf16 autocast; GFLOP/s against an fp32 matmul measured here
   optimizer  one AdamW update of the 2x256 and 2x512 models: the fused kernel (charrnn's) and
              foreach  vs  PyTorch's per-parameter loop (its default on CPU)
+  dropout    a regularised bf16 step (every dropout at full strength) of the default 2x512 and of
+             cpu-2min's 2x256, its masks drawn by keep_mask (charrnn's)  vs  by bernoulli_ (F.dropout's)
   sampling   charrnn's Stepper, 1 and 64 streams, and a whole sampling loop (sampler included)
              vs  calling nn.LSTM one character at a time; prompt ingestion, fp32 and charrnn's
 
@@ -224,6 +226,36 @@ def adamw_updates(hidden: int, kind: str, seconds: float) -> float:
     return timed(optimizer.step, seconds)
 
 
+def bernoulli_mask(like: torch.Tensor, shape: tuple[int, ...], p: float) -> torch.Tensor:
+    """keep_mask's baseline: the mask as F.dropout draws it, with bernoulli_."""
+    return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(1 - p) / (1 - p)
+
+
+def regularised_step(hidden: int, seq_len: int, masks: str, seconds: float) -> float:
+    """chars/s of a bf16 training step with the defaults' dropouts at full strength (all but the
+    one between nn.LSTM's layers, which is torch's own, drawn by `masks`: keep_mask or bernoulli)."""
+    import charrnn.model
+
+    model = CharRNN(ModelConfig(layers=LAYERS, hidden=hidden, embed=EMBED).resolved(V))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
+    x, y = torch.randint(3, V, (B, seq_len)), torch.randint(3, V, (B, seq_len))
+
+    def step():
+        with autocast(torch.device("cpu"), "bf16"):
+            logits, _ = model(x)
+        loss = F.cross_entropy(logits.float().flatten(0, 1), y.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    drawn_by = charrnn.model.keep_mask
+    charrnn.model.keep_mask = bernoulli_mask if masks == "bernoulli" else drawn_by
+    try:
+        return timed(step, seconds) * B * seq_len
+    finally:
+        charrnn.model.keep_mask = drawn_by
+
+
 def best_of_rounds(measures: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
     """Each measurement once per round, the rounds interleaved, and each one's best. On a shared
     machine slow-downs come and go (10-25% here); interleaving exposes every row to them alike,
@@ -304,6 +336,13 @@ def main() -> None:
           "| what | ms per update | faster than the loop |\n|---|---:|---:|")
     for name, rate in updates.items():
         print(f"| {name} | {1e3 / rate:.2f} | {rate / updates[name.rsplit(', ', 1)[0] + ', loop']:.2f}x |")
+    masks = {f"2x{h}, seq {t}, {kind}": lambda h=h, t=t, kind=kind: regularised_step(h, t, kind, args.seconds)
+             for h, t in ((512, 128), (256, 64)) for kind in ("bernoulli", "keep_mask")}
+    masks = best_of_rounds(masks, args.rounds)
+    print("\n### A regularised training step, bf16: dropout masks (baseline: bernoulli_, as F.dropout draws them)"
+          "\n\n| what | chars/s | vs baseline |\n|---|---:|---:|")
+    for name, rate in masks.items():
+        print(f"| {name} | {rate:,.0f} | {rate / masks[name.rsplit(', ', 1)[0] + ', bernoulli']:.2f}x |")
     if args.kernels:
         kernels_table(args.seconds)
     sampling = best_of_rounds(sampling_measures(args.seconds), args.rounds)

@@ -144,10 +144,33 @@ def test_regularisation_strength_scales_every_dropout(cell):
     model.set_regularisation(0.0)  # off: the training forward is the eval forward
     assert torch.equal(model(idx)[0], model.eval()(idx)[0])
     model.train().set_regularisation(0.5)
-    assert model.drop.p == model.rnn.dropout == pytest.approx(0.1)
+    assert model.rnn.dropout == pytest.approx(0.1) and model.strength == 0.5
     assert not torch.equal(model(idx)[0], model(idx)[0])
     model.set_regularisation(1.0)
-    assert model.drop.p == pytest.approx(0.2) and model.strength == 1.0
+    assert model.rnn.dropout == pytest.approx(0.2) and model.strength == 1.0
+
+
+@pytest.mark.parametrize("p", [0.05, 0.2, 0.5])
+def test_dropout_masks_drop_p_and_scale_the_rest(p):
+    """keep_mask draws four masks' elements from each 64-bit random number (faster than bernoulli_):
+    still 0 with probability p and 1/(1 - p) otherwise, so the expected value is unchanged, and
+    the same under the same seed."""
+    from charrnn.model import dropout, keep_mask
+
+    torch.manual_seed(0)
+    like = torch.empty(0, dtype=torch.bfloat16)
+    mask = keep_mask(like, (1000, 1001), p)  # an odd number of elements: not a multiple of four
+    assert mask.shape == (1000, 1001) and mask.dtype == torch.bfloat16
+    assert mask.unique().tolist() == [0.0, pytest.approx(1 / (1 - p), rel=4e-3)]  # bf16's 1/(1 - p)
+    assert (mask == 0).float().mean().item() == pytest.approx(p, abs=2e-3)
+    assert mask.float().mean().item() == pytest.approx(1.0, abs=5e-3)
+    assert not torch.equal(mask, keep_mask(like, (1000, 1001), p))  # new masks each call
+    torch.manual_seed(0)
+    assert torch.equal(mask, keep_mask(like, (1000, 1001), p))  # the same seed, the same masks
+    rows = keep_mask(like, (64, 1, 8), p).expand(64, 5, 8)  # uncorrelated along the last dimension
+    assert 0 < (rows == 0).float().mean().item() < 1
+    x = torch.randn(5, 7)
+    assert torch.equal(dropout(x, p, training=False), x) and torch.equal(dropout(x, 0.0, training=True), x)
 
 
 def test_locked_dropout_keeps_one_mask_along_time():

@@ -89,7 +89,8 @@ def test_the_regularisers_start_after_a_pass_over_the_text(tmp_path, shakespeare
 
     def regularise(self, strength):
         original(self, strength)
-        applied.append((strength, self.model.drop.p, self.optimizer.param_groups[0]["weight_decay"]))
+        applied.append((strength, self.model.config.dropout * self.model.strength,
+                        self.optimizer.param_groups[0]["weight_decay"]))
 
     monkeypatch.setattr(TorchEngine, "regularise", regularise)
     result = fit(prepare(flags(corpus, tmp_path / "run", max_steps=80, eval_every=100, log_every=1,
