@@ -16,6 +16,11 @@ The recurrent stack is torch's fused nn.RNN / nn.LSTM / nn.GRU (cuDNN on a GPU, 
 The one place where the cell types differ is the shape of the hidden state, and that difference
 stays in this file: every caller sees the state as a tuple of (layers, B, H) tensors,
 `(h, c)` for an LSTM and `(h,)` for an RNN or GRU.
+
+While training, the regularisers (ModelConfig's dropouts, scaled by `strength`): variational
+dropout on the stack's input, DropConnect on its recurrent weights, dropout between its layers
+(torch's own) and before the output layer. Their masks come from keep_mask, which draws them
+several times faster than bernoulli_ on a CPU.
 """
 
 from __future__ import annotations
