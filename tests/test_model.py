@@ -167,8 +167,8 @@ def test_dropout_masks_drop_p_and_scale_the_rest(p):
     assert not torch.equal(mask, keep_mask(like, (1000, 1001), p))  # new masks each call
     torch.manual_seed(0)
     assert torch.equal(mask, keep_mask(like, (1000, 1001), p))  # the same seed, the same masks
-    rows = keep_mask(like, (64, 1, 8), p).expand(64, 5, 8)  # uncorrelated along the last dimension
-    assert 0 < (rows == 0).float().mean().item() < 1
+    locked = keep_mask(like, (64, 1, 8), p)  # locked_dropout's (B, 1, F): an element of its own per unit
+    assert locked.shape == (64, 1, 8) and 0 < (locked == 0).float().mean().item() < 1
     assert torch.isfinite(keep_mask(like, (64,), 0.999999)).all()  # p just under 1: no division by zero
     x = torch.randn(5, 7)
     assert torch.equal(dropout(x, p, training=False), x) and torch.equal(dropout(x, 0.0, training=True), x)

@@ -26,6 +26,8 @@ score off the same pass (score_split), which is what it compares with the evals'
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -82,8 +84,9 @@ def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: s
         count, part_count = count + n, part_count + min(n, part_len)
     total = part_total = 0.0
     for t in range(0, L, CHUNK):
-        columns = torch.arange(t, min(t + CHUNK, L), device=device)
-        part = (columns < part_len).expand(len(starts), -1) if t < part_len else None
+        part = None
+        if t < part_len:  # the chunk's columns that lie in each piece's first part_len
+            part = (torch.arange(t, min(t + CHUNK, L), device=device) < part_len).expand(len(starts), -1)
         with autocast(device, dtype):
             out, state = model.features(x[:, t: t + CHUNK].to(device), state)  # (pieces, chunk, H)
             chunk_total, chunk_part = nats(model, out, y[:, t: t + CHUNK].to(device), part)
@@ -115,7 +118,7 @@ def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor, part: torch.Tensor 
 @torch.inference_mode()
 def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
                 batch_size: int = 256, max_len: int = 100_000, rank: int = 0, world_size: int = 1,
-                part: np.ndarray | None = None) -> tuple[float, int, float, int]:
+                part: np.ndarray | slice | None = None) -> tuple[float, int, float, int]:
     """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>, then the
     same two for the lines that the indices `part` choose (0, 0 without them), read off this pass.
     Lines are batched by length, and a batch is read LINE_CHUNK steps at a time, longest line first,
@@ -183,17 +186,13 @@ def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device,
     the Python API), so reported losses are comparable across machines; the training loop's evals
     pass the training precision, bf16 where it trains in bf16 (a test holds it within 1e-3 of fp32).
     With several ranks (torchrun), each scores its share; the caller sums the ranks' results."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         if mode == "stream":
             return score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS,
                                 rank=rank, world_size=world_size, max_chars=max_chars)[:2]
         if max_chars and len(ids) > max_chars:
             ids = line_subset(ids, max_chars)
         return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size)[:2]
-    finally:
-        model.train(was_training)
 
 
 def score_split(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str, max_chars: int,
@@ -201,14 +200,21 @@ def score_split(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device
     """score_sums of the whole split, then of its subset with max_chars, both from one pass: the end
     of a run compares the last weights with the evals' best on the subset without scoring it again
     (tang-poems: 1.7 s of its 13 s last eval)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         if mode == "stream":
             return score_stream(model, ids, device, dtype, rank=rank, world_size=world_size,
                                 part_chars=max_chars or len(ids))
-        part = subset_lines(ids, max_chars) if max_chars and len(ids) > max_chars else np.arange(len(line_spans(ids)))
+        part = subset_lines(ids, max_chars) if max_chars and len(ids) > max_chars else slice(None)  # or every line
         return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size, part=part)
+
+
+@contextmanager
+def eval_mode(model: CharRNN) -> Iterator[None]:
+    """The model in eval mode (no dropout) for the block, then back in the mode it was in."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
     finally:
         model.train(was_training)
 
