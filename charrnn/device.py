@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from contextlib import nullcontext
+from functools import cache
 
 import numpy as np
 import torch
@@ -36,6 +37,26 @@ def cpu_has_native_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+@cache
+def cpu_lstm_runs_bf16() -> bool:
+    """Whether oneDNN runs an LSTM under bf16 autocast on this CPU. Without bf16 instructions it
+    refuses ("could not create a primitive descriptor"; seen on an AVX2-only AMD EPYC); a GRU or a
+    tanh RNN still runs, emulated."""
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            torch.nn.LSTM(2, 2, batch_first=True)(torch.zeros(1, 1, 2))
+        return True
+    except RuntimeError:
+        return False
+
+
+def check_precision(device: torch.device, dtype: str, cell: str) -> None:
+    """Refuse, in one line, a precision this machine cannot run for this cell."""
+    if dtype == "bf16" and device.type == "cpu" and cell == "lstm" and not cpu_lstm_runs_bf16():
+        raise CharRNNError("--dtype bf16: this CPU has no bf16 instructions (AVX512-BF16 or AMX), and the LSTM "
+                           "kernel refuses bf16 without them: use --dtype auto or fp32")
 
 
 def uses_bf16(device: torch.device, dtype: str = "auto") -> bool:

@@ -104,6 +104,16 @@ def test_empty_corpus(capsys, tmp_path):
     fails_cleanly(capsys, ["train", str(tmp_path / "e.txt"), *TINY], "empty")
 
 
+def test_bf16_lstm_on_a_cpu_without_bf16_is_refused(capsys, tmp_path, shakespeare_file, monkeypatch):
+    """oneDNN's LSTM refuses bf16 on CPUs without bf16 instructions: one line before the run folder, not a traceback."""
+    from charrnn import device
+
+    monkeypatch.setattr(device, "cpu_lstm_runs_bf16", lambda: False)
+    fails_cleanly(capsys, ["train", str(shakespeare_file), *TINY, "--cell", "lstm", "--dtype", "bf16",
+                           "--out", str(tmp_path / "r")], "--dtype bf16: this CPU has no bf16 instructions")
+    assert not (tmp_path / "r").exists()
+
+
 def test_corpus_too_short_for_one_batch(capsys, tmp_path):
     (tmp_path / "s.txt").write_text("a short text\n" * 3)
     fails_cleanly(capsys, ["train", str(tmp_path / "s.txt"), *TINY], "too short for one batch")

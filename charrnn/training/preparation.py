@@ -17,6 +17,7 @@ from charrnn import checkpoint
 from charrnn.data.batches import LineBatches, StreamBatches, line_spans, make_batches
 from charrnn.data.corpus import Corpus, load_corpus, source_files
 from charrnn.data.datasets import dataset_names, get_dataset
+from charrnn.device import check_precision, pick_device
 from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
 from charrnn.model_config import DROPOUTS, ModelConfig
@@ -120,6 +121,8 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
         config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode,
                                      seq_len=config.seq_len or auto_seq_len(corpus))
     check_engine(config, model_config, distributed.current().size)
+    if config.engine == "torch":
+        check_precision(pick_device(config.device), config.dtype, model_config.cell)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
     if not config.eval_every:  # saved resolved, as --seq-len is: a resume evaluates at the same steps
         config = dataclasses.replace(config, eval_every=auto_eval_every(batches.epoch_steps()))
