@@ -23,9 +23,10 @@ import torch
 from charrnn import checkpoint
 from charrnn.data.corpus import encode_text
 from charrnn.data.datasets import dataset_files
-from charrnn.generation.inspection import inspect_text
-from charrnn.generation.neurons import find_neurons
+from charrnn.generation.network import Network
 from charrnn.generation.scoring import score
+from charrnn.inside.inspection import inspect_text
+from charrnn.inside.neurons import find_neurons
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
 
@@ -70,12 +71,12 @@ def main() -> None:
         model, vocab = make_run(run, text)
         sample = text[:10_000]
         ids, _ = encode_text(sample, vocab, "stream")
+        network = Network(model, vocab, "stream")
         rows = {
-            "eval --exact (baseline)": lambda: score(model, ids, "stream", torch.device("cpu"), exact=True),
-            "inspect: predictions only": lambda: inspect_text(model, vocab, "stream", sample, keep=None),
-            "inspect: + every unit's h and c": lambda: inspect_text(model, vocab, "stream", sample, keep="all"),
-            "neuron finder (inspect + correlations)": lambda: find_neurons(
-                inspect_text(model, vocab, "stream", sample, keep="all")),
+            "eval --exact (baseline)": lambda: score(network, ids, exact=True),
+            "inspect: predictions only": lambda: inspect_text(network, sample, keep=None),
+            "inspect: + every unit's h and c": lambda: inspect_text(network, sample, keep="all"),
+            "neuron finder (inspect + correlations)": lambda: find_neurons(inspect_text(network, sample, keep="all")),
         }
         best = {name: float("inf") for name in rows}
         for _ in range(args.rounds):

@@ -181,6 +181,7 @@ def full_trainer(dtype: str, corpus: Path, steps: int) -> float:
 def sampling_measures(seconds: float) -> dict[str, Callable[[], float]]:
     """name -> a function measuring chars/s once (the models are built once, here)."""
     from charrnn.generation.decoding import sample_ids, step
+    from charrnn.generation.network import Network
     from charrnn.generation.options import SamplingOptions
     from charrnn.vocab import Vocabulary
 
@@ -195,7 +196,7 @@ def sampling_measures(seconds: float) -> dict[str, Callable[[], float]]:
 
     def write_text(length=2000):
         generator = torch.Generator().manual_seed(0)
-        for _ in sample_ids(model, vocab, "stream", "ROMEO:", length, SamplingOptions(), generator):
+        for _ in sample_ids(Network(model, vocab, "stream"), "ROMEO:", length, SamplingOptions(), generator):
             pass
 
     @torch.inference_mode()

@@ -15,20 +15,18 @@ import time
 
 import torch
 
-from charrnn import checkpoint
 from charrnn.data.corpus import load_corpus
 from charrnn.data.datasets import dataset_files
+from charrnn.generation.network import Network
 from charrnn.model import CharRNN, ModelConfig
-from charrnn.trained import TrainedModel
 from charrnn.writers.poems import PoemForm, write_poems
 from charrnn.writers.rhyme_books import tones
 
 
-def tang_model() -> TrainedModel:
+def tang_network() -> Network:
     corpus = load_corpus(dataset_files("tang-poems"), "lines", val_frac=0.0, name="tang-poems")
     torch.manual_seed(0)
-    model = CharRNN(ModelConfig().resolved(len(corpus.vocab))).eval()
-    return TrainedModel(model, corpus.vocab, checkpoint.RunInfo(model.config, {}, "lines"), None, torch.device("cpu"))
+    return Network(CharRNN(ModelConfig().resolved(len(corpus.vocab))).eval(), corpus.vocab, "lines")
 
 
 def main() -> None:
@@ -36,7 +34,7 @@ def main() -> None:
     parser.add_argument("--poems", type=int, default=20, help="poems per row and round (default: 20)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default: 3)")
     args = parser.parse_args()
-    model = tang_model()
+    network = tang_network()
     both = [c for c in "月江山风花云" if tones("pingshui", c) == {"平", "仄"} or c in "月江"][:2]
     keywords = ",".join(both)
     rows = {}
@@ -45,13 +43,13 @@ def main() -> None:
         rows[f"{form}: strict meter + rhyme"] = PoemForm.from_options(form, meter="strict")
         rows[f"{form}: strict + rhyme + keywords {keywords}"] = PoemForm.from_options(form, meter="strict",
                                                                                     keywords=keywords)
-    write_poems(model, rows["wujue: strict meter + rhyme"], 1, seed=0)  # the rhyme book is read once
+    write_poems(network, rows["wujue: strict meter + rhyme"], 1, seed=0)  # the rhyme book is read once
     best = {name: float("inf") for name in rows}
     for _ in range(args.rounds):
         for name, form in rows.items():
             start = time.perf_counter()
             for seed in range(args.poems):
-                write_poems(model, form, 1, temperature=1.0, seed=seed)
+                write_poems(network, form, 1, temperature=1.0, seed=seed)
             best[name] = min(best[name], (time.perf_counter() - start) / args.poems)
     print(f"### Seconds per poem, 2x512 LSTM, tang-poems vocabulary, {torch.get_num_threads()} threads "
           f"(best of {args.rounds} rounds of {args.poems})\n")

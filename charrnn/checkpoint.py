@@ -164,6 +164,14 @@ def append_metrics(folder: Path, record: dict) -> None:
         raise CharRNNError(f"could not write {path} ({e.strerror or e}); the checkpoints are intact") from None
 
 
+def read_train_lines(folder: Path | None) -> set[str] | None:
+    """The lines of the run's training data (train_lines.txt), or None when it keeps none."""
+    path = Path(folder) / TRAIN_LINES if folder is not None else None
+    if path is None or not path.is_file():
+        return None
+    return set(path.read_text(encoding="utf-8").splitlines())
+
+
 def load_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
     """`tensors` into `model`, with one-line errors for a file whose tensors are not weights or do not fit."""
     wrong = sorted(k for k, v in tensors.items() if not v.is_floating_point())

@@ -160,7 +160,7 @@ def cmd_poem(args: argparse.Namespace) -> int:
     if args.check is not None:
         return _check_poems(args)
     from charrnn.trained import load
-    from charrnn.writers.poems import PoemForm, poem_lines, write_poems
+    from charrnn.writers.poems import PoemForm, poem_lines
 
     if args.run is None:
         raise CharRNNError("poem: give a run folder to write with (or --check FILE to check poems)")
@@ -169,7 +169,7 @@ def cmd_poem(args: argparse.Namespace) -> int:
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
     several = len(decoding.get("temperature", ())) > 1
-    poems = write_poems(model, form, args.num, **decoding)
+    poems = model.poem_samples(form, args.num, **decoding)
     if args.json:
         print(json.dumps([{"poem": p.text, "lines": poem_lines(p.text), "temperature": p.temperature,
                            "logprob": p.logprob} for p in poems], ensure_ascii=False))
@@ -206,13 +206,14 @@ def _check_poems(args: argparse.Namespace) -> int:
 
 def cmd_names(args: argparse.Namespace) -> int:
     from charrnn.trained import load
-    from charrnn.writers.names import NameRules, write_names
+    from charrnn.writers.names import NameRules
 
-    rules = NameRules(args.min_len, args.max_len, args.starts_with)
+    NameRules(args.min_len, args.max_len, args.starts_with)  # bad bounds are refused before the run is loaded
     model = load(args.run, device=args.device, which=args.checkpoint)
     decoding = _decoding(args)
     several = len(decoding.get("temperature", ())) > 1
-    result = write_names(model, args.num, rules, new_only=args.new_only, **decoding)
+    result = model.name_samples(args.num, new_only=args.new_only, min_len=args.min_len, max_len=args.max_len,
+                                starts_with=args.starts_with, **decoding)
     if args.json:
         print(json.dumps([{"name": n.name, "temperature": n.temperature, "new": n.new, "logprob": n.logprob}
                           for n in result.names], ensure_ascii=False))

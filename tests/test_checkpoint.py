@@ -15,9 +15,9 @@ from charrnn.errors import CharRNNError
 def test_round_trip_gives_identical_logits(tiny_run):
     a, b = charrnn.load(tiny_run), charrnn.load(tiny_run)
     idx = torch.randint(0, len(a.vocab), (2, 50))
-    assert torch.equal(a.model(idx)[0], b.model(idx)[0])
+    assert torch.equal(a.network.model(idx)[0], b.network.model(idx)[0])
     tensors, _ = checkpoint.load_tensors(tiny_run / checkpoint.BEST)
-    assert all(torch.equal(tensors[k], v) for k, v in a.model.state_dict().items())
+    assert all(torch.equal(tensors[k], v) for k, v in a.network.model.state_dict().items())
 
 
 def test_run_folder_contents(tiny_run):

@@ -25,6 +25,7 @@ from pathlib import Path
 from charrnn import checkpoint
 from charrnn.errors import CharRNNError
 from charrnn.files import write_atomic
+from charrnn.generation.network import Network
 from charrnn.trained import load
 
 FORMATS = ("onnx", "web")
@@ -104,18 +105,18 @@ def export_onnx(run: str | Path, out: str | Path | None = None, force: bool = Fa
     from charrnn.export.onnx_graph import OPSET, to_onnx
 
     run = Path(run)
-    model = load(run, device="cpu", which=which)
+    network = load(run, device="cpu", which=which).network
     out = Path(out) if out is not None else run / "export-onnx"
     check_out(out, force, run)
-    proto = to_onnx(model.model)
-    cfg, lstm = model.model.config, model.model.config.cell == "lstm"
+    proto = to_onnx(network.model)
+    cfg, lstm, mode = network.model.config, network.model.config.cell == "lstm", network.mode
     readme = ONNX_README.format(
         name=run.resolve().name, run=run, layers=cfg.layers, hidden=cfg.hidden, cell=cfg.cell, vocab=cfg.vocab_size,
-        mode=model.mode, opset=OPSET, state_names=["h", "c"] if lstm else ["h"],
+        mode=mode, opset=OPSET, state_names=["h", "c"] if lstm else ["h"],
         c_in=f"| `c` | float32 | ({cfg.layers}, batch, {cfg.hidden}): an LSTM's cell state |\n" if lstm else "",
         c_out=f"| `c_out` | float32 | ({cfg.layers}, batch, {cfg.hidden}): pass it back as `c` |\n" if lstm else "",
-        prime="" if model.mode == "lines" else "\\n", start="[1] + " if model.mode == "lines" else "",
-        banned=2 if model.mode == "lines" else 3, eos_note="" if model.mode == "lines" else " (nor <eos>: a stream has none)")
+        prime="" if mode == "lines" else "\\n", start="[1] + " if mode == "lines" else "",
+        banned=2 if mode == "lines" else 3, eos_note="" if mode == "lines" else " (nor <eos>: a stream has none)")
     _fresh(out)
     write_atomic(out / "model.onnx", proto.SerializeToString())
     for name in (checkpoint.VOCAB, checkpoint.CONFIG):
@@ -124,9 +125,9 @@ def export_onnx(run: str | Path, out: str | Path | None = None, force: bool = Fa
     return out
 
 
-def web_model(model, poems: bool) -> tuple[dict, bytes]:
+def web_model(network: Network, poems: bool) -> tuple[dict, bytes]:
     """(model.json, weights.bin): the shape, the vocabulary and each tensor's place in the weights."""
-    net, tensors, parts, offset = model.model, {}, [], 0
+    net, tensors, parts, offset = network.model, {}, [], 0
     for name, value in net.state_dict().items():
         array = value.detach().float().cpu().numpy().astype("<f4")
         tensors[name] = {"offset": offset, "shape": list(array.shape)}
@@ -134,7 +135,7 @@ def web_model(model, poems: bool) -> tuple[dict, bytes]:
         offset += array.size
     cfg = net.config
     meta = {"format": 1, "cell": cfg.cell, "layers": cfg.layers, "hidden": cfg.hidden, "embed": cfg.embed,
-            "vocab_size": cfg.vocab_size, "output": cfg.output, "mode": model.mode, "chars": model.vocab.chars,
+            "vocab_size": cfg.vocab_size, "output": cfg.output, "mode": network.mode, "chars": network.vocab.chars,
             "output_scale": getattr(net, "output_scale", 1.0), "poems": poems, "tensors": tensors}
     return meta, b"".join(parts)
 
@@ -143,14 +144,14 @@ def export_web(run: str | Path, out: str | Path | None = None, force: bool = Fal
                poems: bool | None = None) -> Path:
     """The static page. `poems`: offer the poem form (None: when the vocabulary has ， and 。)."""
     run = Path(run)
-    model = load(run, device="cpu", which=which)
+    network = load(run, device="cpu", which=which).network
     out = Path(out) if out is not None else run / "export-web"
-    has_marks = all(m in model.vocab for m in POEM_MARKS)
+    has_marks = all(m in network.vocab for m in POEM_MARKS)
     if poems and not has_marks:
         raise CharRNNError(f"--poems: {run}'s vocabulary has no ， and 。, so it cannot write regular poems "
                            f"(train on poems, e.g. --dataset tang-poems)")
     check_out(out, force, run)
-    meta, weights = web_model(model, has_marks if poems is None else poems)
+    meta, weights = web_model(network, has_marks if poems is None else poems)
     _fresh(out)
     for name in WEB_FILES:
         shutil.copyfile(STATIC / name, out / name)

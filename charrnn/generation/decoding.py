@@ -24,11 +24,12 @@ from typing import Protocol
 
 import torch
 
+from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
 from charrnn.generation.sampling import decoding_logprobs, ngram_bans, sample_next
 from charrnn.generation.stepper import Stepper
 from charrnn.model import CharRNN, State, select_state
-from charrnn.vocab import BOS, EOS, UNK, Vocabulary
+from charrnn.vocab import BOS, EOS, UNK
 
 
 _steppers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> (parameters, version, Stepper)
@@ -63,11 +64,12 @@ def step(model: CharRNN, ids: torch.Tensor, state: State | None = None) -> tuple
     return logits[:, -1].float(), tuple(s.float() for s in state)
 
 
-def prime_ids(vocab: Vocabulary, mode: str, prime: str) -> list[int]:
-    """The ids the model reads before writing: <bos> + prime in lines mode; in stream mode the
+def prime_ids(network: Network, prime: str) -> list[int]:
+    """The ids the network reads before writing: <bos> + prime in lines mode; in stream mode the
     prime, or a newline when it is empty (start where a line starts, as the text does)."""
+    vocab = network.vocab
     ids = vocab.encode(prime).astype("int64").tolist()
-    if mode == "lines":
+    if network.mode == "lines":
         return [BOS] + ids
     if not ids:
         return [vocab.id_of("\n")] if "\n" in vocab else [len(vocab) - 1]
@@ -109,12 +111,11 @@ class Rules:
     repetition penalty and the n-gram rule look at; `written` is what it wrote after the prime.
     """
 
-    def __init__(self, vocab_size: int, mode: str, options: SamplingOptions, constraint: Constraint | None,
-                 device: torch.device) -> None:
-        self.options, self.constraint, self.V, self.device = options, constraint, vocab_size, device
-        self.base = torch.zeros(vocab_size, dtype=torch.bool, device=device)  # (V,) never written
+    def __init__(self, network: Network, options: SamplingOptions, constraint: Constraint | None) -> None:
+        self.options, self.constraint, self.V, self.device = options, constraint, len(network.vocab), network.device
+        self.base = torch.zeros(self.V, dtype=torch.bool, device=self.device)  # (V,) never written
         self.base[[UNK, BOS]] = True
-        if mode != "lines":
+        if network.mode != "lines":
             self.base[EOS] = True
         if bool(self.base.all()):
             raise RuntimeError("decoding: the vocabulary has no character to write")
@@ -171,16 +172,15 @@ class Rules:
 
 
 @torch.inference_mode()
-def sample_ids(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length: int, options: SamplingOptions,
-               generator: torch.Generator, num: int = 1,
-               constraint: Constraint | None = None) -> Iterator[tuple[list[int | None], list[float | None]]]:
+def sample_ids(network: Network, prime: str, length: int, options: SamplingOptions, generator: torch.Generator,
+               num: int = 1, constraint: Constraint | None = None) -> Iterator[tuple[list[int | None], list[float | None]]]:
     """Yield, once per step, each sample's next id and the model's log-probability of it
     (None for a sample that has already ended). A sample ends at <eos> (which is yielded), when
     its constraint says it is complete, or after `length` ids."""
-    device = model.device
-    start = prime_ids(vocab, mode, prime)
+    model, device = network.model, network.device
+    start = prime_ids(network, prime)
     context = [i for i in start if i != BOS]
-    rules = Rules(len(vocab), mode, options, constraint, device)
+    rules = Rules(network, options, constraint)
     logits, state = step(model, torch.tensor([start] * num, device=device))  # (num, V)
     written: list[list[int]] = [[] for _ in range(num)]
     ended = [False] * num
@@ -205,7 +205,7 @@ def sample_ids(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length:
         logits, state = step(model, nxt.view(num, 1), state)
 
 
-def collect(vocab: Vocabulary, steps: Iterator[tuple[list[int | None], list[float | None]]], num: int,
+def collect(network: Network, steps: Iterator[tuple[list[int | None], list[float | None]]], num: int,
             temperature: float | None) -> list[Sample]:
     """The steps of `sample_ids` as `num` finished Samples."""
     ids: list[list[int]] = [[] for _ in range(num)]
@@ -215,7 +215,8 @@ def collect(vocab: Vocabulary, steps: Iterator[tuple[list[int | None], list[floa
             if i is not None:
                 ids[row].append(i)
                 logprobs[row].append(lp)
-    return [Sample(vocab.decode([i for i in row if i != EOS]), lp, temperature, ended=bool(row) and row[-1] == EOS)
+    return [Sample(network.vocab.decode([i for i in row if i != EOS]), lp, temperature,
+                   ended=bool(row) and row[-1] == EOS)
             for row, lp in zip(ids, logprobs)]
 
 
@@ -236,14 +237,14 @@ class _Hypothesis:
 #
 #     rows of one batch, one `step` per position:   [greedy (while open), beam 1, ..., beam width]
 @torch.inference_mode()
-def beam_search(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length: int, width: int,
-                options: SamplingOptions, constraint: Constraint | None = None) -> Sample:
+def beam_search(network: Network, prime: str, length: int, width: int, options: SamplingOptions,
+                constraint: Constraint | None = None) -> Sample:
     """The likeliest continuation of `prime` (at most `length` ids) that `width` hypotheses find,
     never less likely than greedy decoding (see the comment above)."""
-    device = model.device
-    start = prime_ids(vocab, mode, prime)
+    model, device, V = network.model, network.device, len(network.vocab)
+    start = prime_ids(network, prime)
     context = [i for i in start if i != BOS]
-    rules = Rules(len(vocab), mode, options, constraint, device)
+    rules = Rules(network, options, constraint)
     logits, state = step(model, torch.tensor([start] * 2, device=device))  # (2, V): greedy, beam
     greedy, beam, finished = _Hypothesis([], 0.0, []), [_Hypothesis([], 0.0, [])], []
     greedy_open = length > 0
@@ -269,7 +270,7 @@ def beam_search(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length
             for total, flat, logp in zip(top.values.tolist(), top.indices.tolist(), top_logp):
                 if total == float("-inf") or len(open_children) == width:
                     break
-                r, i = divmod(flat, len(vocab))
+                r, i = divmod(flat, V)
                 row = first_beam_row + r
                 child = _Hypothesis(beam[r].written + [i], total, beam[r].logprobs + [logp])
                 if i == EOS or rules.complete(child.written) or last:
@@ -287,6 +288,6 @@ def beam_search(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length
         index = torch.tensor(keep_rows, device=device)
         logits, state = step(model, torch.tensor(keep_ids, device=device).view(-1, 1), select_state(state, index))
     best = max(finished + [greedy], key=lambda h: h.score)
-    text = vocab.decode([i for i in best.written if i != EOS])
+    text = network.vocab.decode([i for i in best.written if i != EOS])
     ended = bool(best.written) and (best.written[-1] == EOS or rules.complete(best.written))
     return Sample(text, best.logprobs, None, ended)

@@ -7,6 +7,7 @@ instance, or keyword overrides that `sampling_options` forwards into it by name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 
 from charrnn.errors import CharRNNError
@@ -54,3 +55,19 @@ def sampling_options(options: SamplingOptions | None = None, **overrides) -> Sam
     if unknown:
         raise TypeError(f"unknown sampling option(s) {', '.join(unknown)}; known: {', '.join(option_names())}")
     return replace(options or SamplingOptions(), **overrides)
+
+
+def temperatures(temperature: float | Sequence[float]) -> list[float]:
+    """One temperature or several (a list, or the CLI's "0.2,0.5,1.0" already split)."""
+    values = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
+    if not values:
+        raise CharRNNError("--temperature: give at least one value")
+    return [float(t) for t in values]
+
+
+def per_temperature(options: SamplingOptions | None = None, temperature: float | Sequence[float] | None = None,
+                    **overrides) -> list[SamplingOptions]:
+    """`sampling_options(options, **overrides)` once for each of `temperature`'s values (its own
+    temperature when None): the fan-out of `--temperature 0.2,0.5,1.0`, one set of samples each."""
+    base = sampling_options(options, **overrides)
+    return [replace(base, temperature=t) for t in temperatures(base.temperature if temperature is None else temperature)]

@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from charrnn.data.batches import IGNORE, line_spans, pad_lines
 from charrnn.device import autocast
+from charrnn.generation.network import Network
 from charrnn.model import CharRNN
 
 SEGMENTS, BURN_IN, CHUNK = 32, 512, 512
@@ -48,13 +49,14 @@ def summary(total_nats: float, count: int) -> dict:
 
 
 @torch.inference_mode()
-def score_stream(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                 segments: int = SEGMENTS, burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1,
-                 max_chars: int = 0, part_chars: int = 0) -> tuple[float, int, float, int]:
+def score_stream(network: Network, ids: np.ndarray, dtype: str = "fp32", segments: int = SEGMENTS,
+                 burn_in: int = BURN_IN, rank: int = 0, world_size: int = 1, max_chars: int = 0,
+                 part_chars: int = 0) -> tuple[float, int, float, int]:
     """(sum of nats, predictions) for ids[1:] given everything before, as one carried-state stream
     (or, with max_chars, for the first max_chars/K characters of each of its K pieces), then the same
     two for the part that max_chars=part_chars would score, read off this pass (0, 0 without it).
     With several ranks, each scores the pieces k with k % world_size == rank (sum them afterwards)."""
+    model, device = network.model, network.device
     n_pred = len(ids) - 1
     if n_pred <= 0:
         return 0.0, 0, 0.0, 0
@@ -116,8 +118,8 @@ def nats(model: CharRNN, out: torch.Tensor, y: torch.Tensor, part: torch.Tensor 
 
 
 @torch.inference_mode()
-def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: str = "fp32",
-                batch_size: int = 256, max_len: int = 100_000, rank: int = 0, world_size: int = 1,
+def score_lines(network: Network, ids: np.ndarray, dtype: str = "fp32", batch_size: int = 256,
+                max_len: int = 100_000, rank: int = 0, world_size: int = 1,
                 part: np.ndarray | slice | None = None) -> tuple[float, int, float, int]:
     """(sum of nats, predictions) over every line of ids (each ending in <eos>), from <bos>, then the
     same two for the lines that the indices `part` choose (0, 0 without them), read off this pass.
@@ -125,6 +127,7 @@ def score_lines(model: CharRNN, ids: np.ndarray, device: torch.device, dtype: st
     so that the lines that have ended drop out: the steps computed are the characters scored, not
     batch x longest line (tang-poems' val split: 240,000 characters, padded to 413,000 before).
     With several ranks, each scores every world_size-th batch of lines."""
+    model, device = network.model, network.device
     spans = line_spans(ids)
     in_part = np.zeros(len(spans), dtype=bool)
     if part is not None:
@@ -179,33 +182,33 @@ def scores_part(n_ids: int, mode: str, max_chars: int, segments: int = SEGMENTS,
     return math.ceil(max_chars / K) < math.ceil(n_pred / K)
 
 
-def score_sums(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
-               exact: bool = False, rank: int = 0, world_size: int = 1, max_chars: int = 0) -> tuple[float, int]:
+def score_sums(network: Network, ids: np.ndarray, dtype: str = "fp32", exact: bool = False, rank: int = 0,
+               world_size: int = 1, max_chars: int = 0) -> tuple[float, int]:
     """(sum of nats, predictions) of a split, in eval mode; with max_chars > 0 and a larger split,
     of the fixed subset described above (scores_part says when). fp32 by default (`charrnn eval`,
     the Python API), so reported losses are comparable across machines; the training loop's evals
     pass the training precision, bf16 where it trains in bf16 (a test holds it within 1e-3 of fp32).
     With several ranks (torchrun), each scores its share; the caller sums the ranks' results."""
-    with eval_mode(model):
-        if mode == "stream":
-            return score_stream(model, ids, device, dtype, segments=1 if exact else SEGMENTS,
+    with eval_mode(network.model):
+        if network.mode == "stream":
+            return score_stream(network, ids, dtype, segments=1 if exact else SEGMENTS,
                                 rank=rank, world_size=world_size, max_chars=max_chars)[:2]
         if max_chars and len(ids) > max_chars:
             ids = line_subset(ids, max_chars)
-        return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size)[:2]
+        return score_lines(network, ids, dtype, rank=rank, world_size=world_size)[:2]
 
 
-def score_split(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str, max_chars: int,
-                rank: int = 0, world_size: int = 1) -> tuple[float, int, float, int]:
+def score_split(network: Network, ids: np.ndarray, dtype: str, max_chars: int, rank: int = 0,
+                world_size: int = 1) -> tuple[float, int, float, int]:
     """score_sums of the whole split, then of its subset with max_chars, both from one pass: the end
     of a run compares the last weights with the evals' best on the subset without scoring it again
     (tang-poems: 1.7 s of its 13 s last eval)."""
-    with eval_mode(model):
-        if mode == "stream":
-            return score_stream(model, ids, device, dtype, rank=rank, world_size=world_size,
+    with eval_mode(network.model):
+        if network.mode == "stream":
+            return score_stream(network, ids, dtype, rank=rank, world_size=world_size,
                                 part_chars=max_chars or len(ids))
         part = subset_lines(ids, max_chars) if max_chars and len(ids) > max_chars else slice(None)  # or every line
-        return score_lines(model, ids, device, dtype, rank=rank, world_size=world_size, part=part)
+        return score_lines(network, ids, dtype, rank=rank, world_size=world_size, part=part)
 
 
 @contextmanager
@@ -219,7 +222,6 @@ def eval_mode(model: CharRNN) -> Iterator[None]:
         model.train(was_training)
 
 
-def score(model: CharRNN, ids: np.ndarray, mode: str, device: torch.device, dtype: str = "fp32",
-          exact: bool = False) -> dict:
+def score(network: Network, ids: np.ndarray, dtype: str = "fp32", exact: bool = False) -> dict:
     """The summary dict (loss_nats, bpc, perplexity, chars) of a text's ids, in one process."""
-    return summary(*score_sums(model, ids, mode, device, dtype, exact))
+    return summary(*score_sums(network, ids, dtype, exact))

@@ -1,12 +1,13 @@
 """From ids to text as it is written, once for every caller: the Python API (TrainedModel.generate
-and stream), the CLI, the server (/api/generate, /v1/completions) and the training loop's samples.
+and stream, through samples.py), the CLI, the server (/api/generate, /v1/completions) and the
+training loop's samples.
 
     text_steps   the one step loop: per step, each sample's next character (None once it has ended)
     Transcript   the samples' text so far, cut at the stop strings, with each one's finish reason
     StopCutter   one sample's text, released as it comes, holding back only what may begin a stop
     written_pieces  the steps through a Transcript, as (sample, text) in the order written
     cut_sample   a finished Sample cut at the first stop string
-    random_seed, make_generator, prime_warning, stop_list, temperatures: the small shared helpers
+    random_seed, make_generator, prime_warning, stop_list: the small shared helpers
 
 A sample's finish reason, as OpenAI's: "stop" when it met a stop string or its end token,
 "length" when it wrote all the characters asked for.
@@ -19,11 +20,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import Constraint, Sample, sample_ids
+from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
-from charrnn.model import CharRNN
-from charrnn.vocab import EOS, Vocabulary
+from charrnn.vocab import EOS
 
 
 def random_seed() -> int:
@@ -35,14 +35,6 @@ def make_generator(device: torch.device, seed: int | None) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(random_seed() if seed is None else seed)
 
 
-def temperatures(temperature: float | Sequence[float]) -> list[float]:
-    """One temperature or several (a list, or the CLI's "0.2,0.5,1.0" already split)."""
-    values = [temperature] if isinstance(temperature, (int, float)) else list(temperature)
-    if not values:
-        raise CharRNNError("--temperature: give at least one value")
-    return [float(t) for t in values]
-
-
 def stop_list(stop: str | Sequence[str] | None) -> list[str]:
     """One stop string, several, or none; empty strings stop nothing."""
     if stop is None:
@@ -50,10 +42,10 @@ def stop_list(stop: str | Sequence[str] | None) -> list[str]:
     return [s for s in ([stop] if isinstance(stop, str) else stop) if s]
 
 
-def prime_warning(vocab: Vocabulary, mode: str, prime: str) -> str | None:
-    """Characters the model has never seen are read as <unk>: worth a warning, not an error."""
-    unknown = vocab.unknown(prime)
-    if mode == "lines":
+def prime_warning(network: Network, prime: str) -> str | None:
+    """Characters the network has never seen are read as <unk>: worth a warning, not an error."""
+    unknown = network.vocab.unknown(prime)
+    if network.mode == "lines":
         unknown.pop("\n", None)
     if not unknown:
         return None
@@ -61,17 +53,18 @@ def prime_warning(vocab: Vocabulary, mode: str, prime: str) -> str | None:
     return f"{sum(unknown.values())} prime character(s) not in the vocabulary ({shown!r}) are read as <unk>"
 
 
-def text_steps(model: CharRNN, vocab: Vocabulary, mode: str, prime: str, length: int, options: SamplingOptions,
-               seed: int | None, num: int = 1, constraint: Constraint | None = None) -> Iterator[list[str | None]]:
+def text_steps(network: Network, prime: str, length: int, options: SamplingOptions, seed: int | None, num: int = 1,
+               constraint: Constraint | None = None) -> Iterator[list[str | None]]:
     """Yield, once per step, the next character of each of `num` samples (None once a sample has ended).
 
     The prime is read in one forward call; then one character at a time is sampled and fed back
     (charrnn.generation.decoding.sample_ids). Lines-mode runs start from <bos> and end a sample at <eos>.
     """
-    steps = sample_ids(model, vocab, mode, prime, length, options, make_generator(model.device, seed), num, constraint)
+    steps = sample_ids(network, prime, length, options, make_generator(network.device, seed), num, constraint)
+    decode = network.vocab.decode
     try:
         for ids, _ in steps:
-            yield [None if i is None or i == EOS else vocab.decode([i]) for i in ids]
+            yield [None if i is None or i == EOS else decode([i]) for i in ids]
     finally:
         steps.close()
 

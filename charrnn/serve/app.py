@@ -26,7 +26,6 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from charrnn.errors import CharRNNError
-from charrnn.generation.options import sampling_options
 from charrnn.generation.streaming import prime_warning, random_seed, stop_list
 from charrnn.serve import schemas
 from charrnn.serve.auth import ApiKey
@@ -43,7 +42,7 @@ from charrnn import views
 from charrnn.trained import TrainedModel
 from charrnn.version import __version__
 from charrnn.writers.meter import check_poems
-from charrnn.writers.names import NameRules, write_names
+from charrnn.writers.names import NameRules
 from charrnn.writers.poems import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
@@ -119,9 +118,9 @@ def _add_generate_route(app: FastAPI) -> None:
         per piece, then `event: done` with the finish reasons, or `event: error`."""
         server = server_of(request)
         entry = server.model(req.model)
-        options = sampling_options(temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)  # 400 if refused
+        options = req.options()  # 400 if refused
         seed = random_seed() if req.seed is None else req.seed
-        warning = prime_warning(entry.model.vocab, entry.model.mode, req.prime)
+        warning = prime_warning(entry.network, req.prime)
         warnings = [warning] if warning else []
         deadline = server.deadline()
         writing = Writing(server, entry, req.prime, req.length, options, seed, req.num, stop_list(req.stop))
@@ -157,15 +156,13 @@ def _add_form_routes(app: FastAPI) -> None:
         """Regular Chinese poems, by construction (see charrnn.writers.poems)."""
         server = server_of(request)
         entry = server.model(req.model)
-        verse = {"meter": req.meter, "rhyme_book": req.rhyme_book, "pattern": req.pattern, "keywords": req.keywords}
-        PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme, req.meter,
-                              req.rhyme_book, req.pattern, req.keywords)  # 400 early
+        form = PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme, req.meter,
+                                     req.rhyme_book, req.pattern, req.keywords)  # 400 early
         seed = random_seed() if req.seed is None else req.seed
-        job = server.start_call(lambda: entry.model.poem(
-            req.form, chars_per_line=req.chars_per_line, lines=req.lines, acrostic=req.acrostic, rhyme=req.rhyme,
-            num=req.num, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed, **verse))
+        job = server.start_call(lambda: entry.model.poem_samples(form, req.num, seed=seed, options=req.options()))
         poems = await job.result(server.deadline())
-        return {"model": entry.name, "seed": seed, "poems": [{"text": p, "lines": poem_lines(p)} for p in poems]}
+        return {"model": entry.name, "seed": seed, "poems": [{"text": p.text, "lines": poem_lines(p.text)}
+                                                             for p in poems]}
 
     @app.post("/api/poem/check", response_model=schemas.PoemCheckResponse, responses=ERRORS)
     async def check_poem(req: schemas.PoemCheckRequest) -> dict:
@@ -179,11 +176,11 @@ def _add_form_routes(app: FastAPI) -> None:
         """Names from a lines-mode run (see charrnn.writers.names)."""
         server = server_of(request)
         entry = server.model(req.model)
-        rules = NameRules(req.min_len, req.max_len, req.starts_with)  # 400 early
+        NameRules(req.min_len, req.max_len, req.starts_with)  # 400 early
         seed = random_seed() if req.seed is None else req.seed
-        job = server.start_call(lambda: write_names(
-            entry.model, req.num, rules, new_only=req.new_only, temperature=req.temperature, top_k=req.top_k,
-            top_p=req.top_p, seed=seed))
+        job = server.start_call(lambda: entry.model.name_samples(
+            req.num, new_only=req.new_only, min_len=req.min_len, max_len=req.max_len, starts_with=req.starts_with,
+            seed=seed, options=req.options()))
         result = await job.result(server.deadline())
         return {"model": entry.name, "seed": seed, "names": [n.name for n in result.names],
                 "summary": result.summary(), "warnings": result.warnings}

@@ -3,9 +3,9 @@ track things. What the page's Training and Inside tabs read.
 
     GET  /api/models/{name}/metrics   the run's metrics.jsonl as JSON (read anew each time: a run
                                       still training shows its progress)
-    POST /api/inspect                 charrnn.generation.inspection for a text of at most 2,000
+    POST /api/inspect                 charrnn.inside.inspection for a text of at most 2,000
                                       characters: the keys of `charrnn inspect --json`
-    POST /api/neurons                 charrnn.generation.neurons: the units that track a feature
+    POST /api/neurons                 charrnn.inside.neurons: the units that track a feature
 
 The work runs in a worker thread with a slot, as generation does (429 when none is free).
 """
@@ -17,8 +17,7 @@ from contextlib import nullcontext
 from fastapi import APIRouter, Request
 
 from charrnn import checkpoint
-from charrnn.generation.inspection import Unit
-from charrnn.generation.neurons import best_per_feature, find_neurons
+from charrnn.inside.inspection import Unit
 from charrnn.serve import schemas
 from charrnn.serve.registry import ServedModel
 from charrnn.serve.responses import ERRORS, server_of
@@ -65,12 +64,8 @@ async def neurons(req: schemas.NeuronsRequest, request: Request) -> dict:
     entry = server.model(req.model)
 
     def work() -> dict:
-        text = req.text if req.text is not None else entry.model.validation_text(schemas.MAX_INSPECT)
         with _locked(entry):
-            inspection = entry.model.inspect(text)
-        return {"characters": len(inspection.characters),
-                "units": [f.to_dict() for f in find_neurons(inspection, req.top)],
-                "per_feature": [f.to_dict() for f in best_per_feature(inspection)]}
+            return entry.model.neuron_report(req.text, req.top, schemas.MAX_INSPECT).to_dict()
 
     result = await server.start_call(work).result(server.deadline())
     return {"model": entry.name, **result}

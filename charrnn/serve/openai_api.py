@@ -22,7 +22,6 @@ from fastapi import APIRouter, Request
 from starlette.exceptions import HTTPException
 
 from charrnn.errors import CharRNNError
-from charrnn.generation.options import sampling_options
 from charrnn.generation.streaming import random_seed, stop_list
 from charrnn.serve.errors import TimeLimit
 from charrnn.serve.responses import OPENAI_ERRORS, STREAMED, event_stream, server_of, sse
@@ -49,8 +48,7 @@ async def completions(req: CompletionRequest, request: Request):
     server = server_of(request)
     entry = server.model(req.model)
     prompt = req.prompt if isinstance(req.prompt, str) else req.prompt[0]
-    given = {"temperature": req.temperature, "top_p": req.top_p}  # null: the default, as OpenAI's API reads it
-    options = sampling_options(**{k: v for k, v in given.items() if v is not None})
+    options = req.options()
     n, length = req.n or 1, 16 if req.max_tokens is None else req.max_tokens
     seed = random_seed() if req.seed is None else req.seed
     deadline = server.deadline()

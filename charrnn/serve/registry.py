@@ -16,6 +16,7 @@ from pathlib import Path
 
 from charrnn import checkpoint
 from charrnn.errors import CharRNNError
+from charrnn.generation.network import Network
 from charrnn.trained import TrainedModel, load
 
 
@@ -29,6 +30,11 @@ class ServedModel:
     # inference_mode, no weight change so nn.LSTM never re-flattens), and every request has its own
     # hidden state and torch.Generator, so requests run side by side without a lock.
     lock: threading.Lock | None = None
+
+    @property
+    def network(self) -> Network:
+        """What the server's step loop writes with (the facade's forms take `model`)."""
+        return self.model.network
 
     @property
     def can_write_poems(self) -> bool:
@@ -63,7 +69,7 @@ def summarize(name: str, model: TrainedModel) -> dict:
     config = model.info.model
     return {"name": name, "cell": config.cell, "layers": config.layers, "hidden": config.hidden,
             "embed": config.embed, "vocab_size": len(model.vocab), "mode": model.mode,
-            "parameters": sum(p.numel() for p in model.model.parameters()),
+            "parameters": model.network.model.num_parameters(),
             "steps": summary.get("steps", 0), "best_val": summary.get("best_val")}
 
 

@@ -49,6 +49,10 @@ class Sampling(_Request):
     seed: int | None = Field(None, ge=0, le=MAX_SEED,
                              description="the same seed writes the same text (default: random)")
 
+    def options(self) -> SamplingOptions:
+        """The decoding options asked for (a CharRNNError, answered 400, where the library refuses them)."""
+        return SamplingOptions(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)
+
 
 class GenerateRequest(Sampling):
     prime: str = Field("", max_length=MAX_PRIME, description="text to continue")
@@ -120,6 +124,11 @@ class CompletionRequest(BaseModel):
     echo: bool | None = False
     logprobs: int | None = Field(None, description="not supported: must be null")
     best_of: int | None = Field(None, description="not supported: must be null or 1")
+
+    def options(self) -> SamplingOptions:
+        """The decoding options asked for; a null is the default, as OpenAI's API reads it."""
+        given = {"temperature": self.temperature, "top_p": self.top_p}
+        return SamplingOptions(**{k: v for k, v in given.items() if v is not None})
 
 
 # --- responses (for the OpenAPI page; the handlers return plain dicts in these shapes) -----------------

@@ -21,8 +21,7 @@ from charrnn.serve.registry import ServedModel
 def locked_steps(entry: ServedModel, prime: str, length: int, options: SamplingOptions, seed: int,
                  num: int) -> Iterator[list[str | None]]:
     """Worker thread: the library's steps, each taken under the model's lock when it has one."""
-    model = entry.model
-    steps = text_steps(model.model, model.vocab, model.mode, prime, length, options, seed, num)
+    steps = text_steps(entry.network, prime, length, options, seed, num)
     try:
         while True:
             with entry.lock or nullcontext():  # per step, so requests on one GPU model take turns

@@ -14,10 +14,10 @@ import math
 
 from charrnn import checkpoint
 from charrnn.device import uses_bf16
+from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
-from charrnn.generation.scoring import score_split, score_sums, scores_part, summary
+from charrnn.generation.scoring import eval_mode, score_split, score_sums, scores_part, summary
 from charrnn.generation.streaming import Transcript, text_steps, written_pieces
-from charrnn.model import CharRNN
 from charrnn.training import distributed
 from charrnn.training.preparation import RunSetup
 
@@ -55,27 +55,30 @@ class Evals:
             # score it as the evals to come will be, or they would be compared with a different number.
             self.best_val = self.score(self.best_network(), self.config.eval_chars)["loss_nats"]
 
-    def score(self, network: CharRNN, max_chars: int) -> dict:
+    def network(self) -> Network:
+        """The weights in training as a Network, scored and sampled here."""
+        return Network(self.engine.current_model(), self.setup.corpus.vocab, self.setup.corpus.mode)
+
+    def score(self, network: Network, max_chars: int) -> dict:
         """The summary of the validation split (a subset with max_chars); every rank scores its share."""
-        corpus, device = self.setup.corpus, self.engine.device
-        total, count = score_sums(network, corpus.val, corpus.mode, device, self.dtype, rank=self.world.rank,
+        total, count = score_sums(network, self.setup.corpus.val, self.dtype, rank=self.world.rank,
                                   world_size=self.world.size, max_chars=max_chars)
-        total, count = distributed.all_reduce_sum([total, float(count)], device)
+        total, count = distributed.all_reduce_sum([total, float(count)], self.engine.device)
         return summary(total, int(count))
 
-    def score_with_subset(self, network: CharRNN) -> tuple[dict, dict]:
+    def score_with_subset(self, network: Network) -> tuple[dict, dict]:
         """The summaries of the whole validation split and of the evals' subset, from one pass."""
-        corpus, device = self.setup.corpus, self.engine.device
-        sums = score_split(network, corpus.val, corpus.mode, device, self.dtype, self.config.eval_chars,
+        sums = score_split(network, self.setup.corpus.val, self.dtype, self.config.eval_chars,
                            rank=self.world.rank, world_size=self.world.size)
-        total, count, part_total, part_count = distributed.all_reduce_sum([float(n) for n in sums], device)
+        total, count, part_total, part_count = distributed.all_reduce_sum([float(n) for n in sums],
+                                                                          self.engine.device)
         return summary(total, int(count)), summary(part_total, int(part_count))
 
     def evaluate(self, step: int, elapsed: float, bar) -> None:
         """An eval during training: the subset's score against the best so far."""
         result = None
         if len(self.setup.corpus.val) >= 2:
-            result = self.score(self.engine.network(), self.config.eval_chars)
+            result = self.score(self.network(), self.config.eval_chars)
             self.last_val = result["loss_nats"]
             if self.last_val < self.best_val:
                 self.best_val, self.best_step = self.last_val, step
@@ -88,8 +91,7 @@ class Evals:
         is the run's best (scoring only the one that can win halves the cost: tang-poems' split takes
         10 s on 2 cores). From here best_val and last_val are whole-split numbers: what
         best.safetensors, the result and `charrnn info` carry."""
-        network = self.engine.network()
-        result, subset = self.score_with_subset(network)
+        result, subset = self.score_with_subset(self.network())
         earlier_best = (math.isfinite(self.best_val) and (self.run_dir / checkpoint.BEST).exists()  # not if all NaN
                         and not subset["loss_nats"] < self.best_val)
         best = self.score(self.best_network(), 0)["loss_nats"] if earlier_best else math.inf
@@ -118,36 +120,31 @@ class Evals:
                       f"{' (best)' if improved else ''} | {elapsed:.0f}s")
         checkpoint.append_metrics(self.run_dir, record)
         if self.config.sample_chars:
-            bar.write("    " + self.sample(self.engine.network(), step).replace("\n", "\n    "))
+            bar.write("    " + self.sample(self.network(), step).replace("\n", "\n    "))
 
     def scores_a_subset(self) -> bool:
         """Whether the evals score part of the validation split (so the end of the run scores all of it)."""
         corpus = self.setup.corpus
         return len(corpus.val) >= 2 and scores_part(len(corpus.val), corpus.mode, self.config.eval_chars)
 
-    def best_network(self) -> CharRNN:
-        """best.safetensors as a network on the training device: a copy of the engine's, so no random
-        number is drawn (a resumed run stays bit-exact) and the weights in training are untouched."""
-        network, path = copy.deepcopy(self.engine.network()), self.run_dir / checkpoint.BEST
-        checkpoint.load_weights(network, checkpoint.load_tensors(path)[0], path)
-        return network
+    def best_network(self) -> Network:
+        """best.safetensors as a network on the training device: a copy of the engine's model, so no
+        random number is drawn (a resumed run stays bit-exact) and the weights in training are untouched."""
+        model, path = copy.deepcopy(self.engine.current_model()), self.run_dir / checkpoint.BEST
+        checkpoint.load_weights(model, checkpoint.load_tensors(path)[0], path)
+        return Network(model, self.setup.corpus.vocab, self.setup.corpus.mode)
 
     def settings(self) -> dict:
         """How the evals score, saved with the best val: a resume that scores another way re-scores the best."""
         eval_chars = 0 if self.best_is_whole else self.config.eval_chars
         return {"eval_chars": eval_chars, "bf16": uses_bf16(self.engine.device, self.dtype)}
 
-    def sample(self, network: CharRNN, step: int) -> str:
+    def sample(self, network: Network, step: int) -> str:
         """What the model writes now (lines mode: a few whole samples, one a line), seeded by the step."""
-        corpus, was_training = self.setup.corpus, network.training
-        num = 5 if corpus.mode == "lines" else 1
-        network.eval()
-        try:
-            transcript = Transcript(num, [])
-            steps = text_steps(network, corpus.vocab, corpus.mode, "", self.config.sample_chars, EVAL_SAMPLE,
-                               step, num)
+        num = 5 if network.mode == "lines" else 1
+        transcript = Transcript(num, [])
+        with eval_mode(network.model):
+            steps = text_steps(network, "", self.config.sample_chars, EVAL_SAMPLE, step, num)
             for _ in written_pieces(steps, transcript):
                 pass
-        finally:
-            network.train(was_training)
         return "\n".join(transcript.texts)

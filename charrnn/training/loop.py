@@ -9,7 +9,7 @@ weights and optimizer; everything around the step is here, so both engines stop,
 evaluate, save and resume the same way:
 
     per step    engine.train_step(batch, lr) -> (nats, characters, sequences)
-    at evals    engine.network() -> a CharRNN, scored and sampled by evals.py (a fixed subset of the
+    at evals    engine.current_model() -> a CharRNN, scored and sampled by evals.py (a fixed subset of the
                 val split during training, the whole split at the end)
     at saves    trainer.safetensors = weights ("model.*") + engine.trainer_tensors() + RNG (each
                 rank's under torchrun), with step, elapsed and eval time, the val record (best,
@@ -71,7 +71,7 @@ class Engine(Protocol):
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
         """One update: (nats summed over this process's characters, characters, sequences)."""
 
-    def network(self) -> CharRNN:
+    def current_model(self) -> CharRNN:
         """The weights as a CharRNN: what is evaluated, sampled and saved as best/last."""
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:
@@ -229,7 +229,7 @@ class Trainer:
         if not self.world.is_main:
             distributed.barrier()
             return
-        weights = self.engine.network().state_dict()
+        weights = self.engine.current_model().state_dict()
         tensors = {**{f"model.{k}": v for k, v in weights.items()}, **engine_tensors,
                    "rng.torch": torch.get_rng_state(), **({"rng.ranks": rank_rngs} if self.world.enabled else {})}
         if torch.cuda.is_available():

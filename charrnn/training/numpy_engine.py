@@ -72,7 +72,7 @@ class NumpyEngine:
             self.params = self._from_torch_weights(tensors, setup.init_weights)
         self.optimizer = Adagrad(lr=self.config.lr)
         self.carry: list | None = None  # stream mode: one numpy state per strip, carried between steps
-        self._network: tuple[int, CharRNN] | None = None  # (params version, the CharRNN of them)
+        self._model: tuple[int, CharRNN] | None = None  # (params version, the CharRNN of them)
         self.version = 0
         if not self.config.resume and self.config.lr == ADAMW_LR:
             warn(f"--engine numpy trains with Adagrad; the default --lr {ADAMW_LR} suits AdamW and learns "
@@ -119,11 +119,11 @@ class NumpyEngine:
         self.version += 1
         return nats, chars, rows
 
-    def network(self) -> CharRNN:
+    def current_model(self) -> CharRNN:
         """The params as a CharRNN (float32), converted once per step however often it is asked for."""
-        if self._network is None or self._network[0] != self.version:
-            self._network = (self.version, to_charrnn(self.params, self.model_config))
-        return self._network[1]
+        if self._model is None or self._model[0] != self.version:
+            self._model = (self.version, to_charrnn(self.params, self.model_config))
+        return self._model[1]
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:
         """The exact float64 params ("numpy.*"), Adagrad's memory ("adagrad.*") and the carried

@@ -110,7 +110,7 @@ class TorchEngine:
             self.state = states[0] if len(states) == 1 else tuple(torch.cat(parts, dim=1) for parts in zip(*states))
         return nats, chars, len(x)
 
-    def network(self) -> CharRNN:
+    def current_model(self) -> CharRNN:
         return self.model
 
     def trainer_tensors(self) -> dict[str, torch.Tensor]:

@@ -82,7 +82,7 @@ def _text(args: argparse.Namespace) -> str | None:
 
 
 def _color(words: list[str]):
-    from charrnn.generation.inspection import Unit
+    from charrnn.inside.inspection import Unit
 
     if words in (["surprisal"], ["entropy"]):
         return words[0]
@@ -99,8 +99,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from charrnn.generation.inspection import Unit
-    from charrnn.generation.neurons import find_neurons
+    from charrnn.inside.inspection import Unit
     from charrnn.trained import load
     from charrnn.views import html, terminal
 
@@ -114,7 +113,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     shown = units + ([color] if isinstance(color, Unit) and color not in units else [])
     findings = []
     if html_path is not None:  # the page's unit picker offers the finder's units (found on a bounded start)
-        findings = find_neurons(model.inspect(text[:FINDER_CHARS]))
+        findings = model.neurons(text[:FINDER_CHARS])
     carried = list(dict.fromkeys([f.unit for f in findings] + shown))
     inspection = model.inspect(text, top_k=args.top_k, units=carried)
     if html_path is not None:
@@ -135,28 +134,24 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_neurons(args: argparse.Namespace) -> int:
-    from charrnn.generation.neurons import best_per_feature, find_neurons
     from charrnn.trained import load
     from charrnn.views import terminal
 
     if args.top < 1 or args.max_chars < 2:
         raise CharRNNError("--top must be >= 1 and --max-chars >= 2")
     model = load(args.run, device=args.device, which=args.checkpoint)
-    text = _text(args)
-    text = model.validation_text(args.max_chars) if text is None else text
-    inspection = model.inspect(text)
-    findings, per_feature = find_neurons(inspection, args.top), best_per_feature(inspection)
+    report = model.neuron_report(_text(args), args.top, args.max_chars)
+    findings = report.units
     if args.json:
-        print(json.dumps({"characters": len(inspection.characters), "units": [f.to_dict() for f in findings],
-                          "per_feature": [f.to_dict() for f in per_feature]}, ensure_ascii=False))
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
         return 0
-    print(f"{terminal.summary(inspection)}\n\n{'unit':<10} {'feature':<15} {'r':>7}")
+    print(f"{terminal.summary(report.inspection)}\n\n{'unit':<10} {'feature':<15} {'r':>7}")
     for f in findings:
         print(f"{str(f.unit):<10} {f.feature:<15} {f.r:>7.3f}")
     print(f"\nbest unit per feature:\n{'feature':<15} {'unit':<10} {'r':>7}")
-    for f in per_feature:
+    for f in report.per_feature:
         print(f"{f.feature:<15} {str(f.unit):<10} {f.r:>7.3f}")
-    excerpt = model.inspect(text[:EXCERPT_CHARS], units=[f.unit for f in findings[:3]])
+    excerpt = model.inspect(report.text[:EXCERPT_CHARS], units=[f.unit for f in findings[:3]])
     render = terminal.render_tty if sys.stdout.isatty() else terminal.render_plain
     for f in findings[:3]:
         print(f"\nunit {f.unit} ({f.feature}, r = {f.r:.3f}) on the text's start:\n")

@@ -13,8 +13,8 @@ import html
 import json
 from pathlib import Path
 
-from charrnn.generation.inspection import Inspection, Unit
-from charrnn.generation.neurons import Finding
+from charrnn.inside.inspection import Inspection, Unit
+from charrnn.inside.neurons import Finding
 
 RENDERER = Path(__file__).parent / "static" / "inside.js"
 STYLE = Path(__file__).parent / "static" / "inside.css"

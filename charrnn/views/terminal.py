@@ -19,7 +19,7 @@ import unicodedata
 
 import numpy as np
 
-from charrnn.generation.inspection import Inspection, Unit
+from charrnn.inside.inspection import Inspection, Unit
 
 SURPRISAL_MAX = 8.0
 WHITE, YELLOW, RED, BLUE = (255, 255, 255), (255, 214, 102), (215, 48, 39), (49, 104, 196)

@@ -1,14 +1,15 @@
-"""Names: one sample each, from <bos> to <eos>, from a lines-mode run trained on a list of names.
+"""Names: one sample each, from <bos> to <eos>, from a lines-mode network trained on a list of names.
 
-    model.names(num=20, new_only=True, min_len=4, max_len=10, starts_with="Ty")
+    write_names(network, 20, NameRules(4, 10, "Ty"), known=training_names, new_only=True)
+    model.names(num=20, new_only=True, min_len=4, max_len=10, starts_with="Ty")   # the facade's way
 
 The length bounds and the start are constraints, not filters, so no sample is wasted on them:
 the name starts with `starts_with` (the prime), <eos> is banned until it has `min_len` characters
 and is the only choice once it has `max_len`.
 
-`new_only` is a filter: names found in the run's training data (train_lines.txt: every line of
-the corpus it was trained on, validation lines included, kept by `charrnn train` for lines-mode
-runs) and repeats are dropped, and more are drawn, in batches, until there are `num` or
+`new_only` is a filter: names found in the training data (`known`: the facade reads a run's
+train_lines.txt, every line of the corpus it was trained on, validation lines included, kept by
+`charrnn train` for lines-mode runs) and repeats are dropped, and more are drawn, in batches, until there are `num` or
 `max_draws(num)` samples have been drawn for a temperature; then what was found is returned
 with a warning.
 """
@@ -17,15 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from charrnn.checkpoint import TRAIN_LINES
 from charrnn.errors import CharRNNError, warn
 from charrnn.generation.decoding import collect, per_sample, sample_ids
-from charrnn.generation.options import SamplingOptions, sampling_options
-from charrnn.generation.streaming import make_generator, temperatures
+from charrnn.generation.network import Network
+from charrnn.generation.options import SamplingOptions, per_temperature
+from charrnn.generation.streaming import make_generator
 from charrnn.vocab import EOS, Vocabulary
 
 DEFAULT_MAX_LEN = 40  # a name longer than this without --max-len is ended here
@@ -111,7 +112,7 @@ class NamesResult:
     drawn: int = 0  # samples drawn
     in_training: int = 0  # dropped by new_only: found in the training data
     repeats: int = 0  # dropped by new_only: already drawn
-    knows_training: bool = True  # the run keeps its training data (train_lines.txt)
+    knows_training: bool = True  # the training data is known (a run's train_lines.txt)
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -127,48 +128,38 @@ class NamesResult:
         return f"{len(self.names)} names, {sum(bool(n.new) for n in self.names)} new (not in the training data)"
 
 
-def training_names(run_dir: Path | None) -> set[str] | None:
-    """The lines of the run's training data, or None when it does not keep them."""
-    if run_dir is None or not (Path(run_dir) / TRAIN_LINES).is_file():
-        return None
-    return set((Path(run_dir) / TRAIN_LINES).read_text(encoding="utf-8").splitlines())
-
-
-def write_names(model, num: int, rules: NameRules, new_only: bool = False, *,
-                temperature: float | Sequence[float] | None = None, seed: int | None = None, beam: int = 0,
-                options: SamplingOptions | None = None, **sampling) -> NamesResult:
-    """`num` names for each temperature from a TrainedModel of a lines-mode run; `options` or
-    `sampling` (SamplingOptions fields by name) say how each character is drawn."""
-    where = model.run_dir or "this model"
-    if model.mode != "lines":
-        raise CharRNNError(f"names needs a lines-mode run (one name per line, ended by the end token); {where} "
-                           f"was trained in stream mode: train it again with --mode lines")
+def write_names(network: Network, num: int, rules: NameRules, known: set[str] | None = None,
+                new_only: bool = False, *, temperature: float | Sequence[float] | None = None,
+                seed: int | None = None, beam: int = 0, options: SamplingOptions | None = None,
+                **sampling: float | int) -> NamesResult:
+    """`num` names for each temperature from a lines-mode network; `known`: the names of its training
+    data (None: not known, and `new_only` is refused); `options` or `sampling` (SamplingOptions
+    fields by name) say how each character is drawn."""
+    if network.mode != "lines":
+        raise CharRNNError("names needs a lines-mode run (one name per line, ended by the end token); this one "
+                           "was trained in stream mode: train it again with --mode lines")
     if num <= 0:
         raise CharRNNError(f"--num must be > 0 (got {num})")
     if beam:
         raise CharRNNError("names are sampled: --beam would write the same likeliest name every time; drop it")
-    base = sampling_options(options, **sampling)
-    options = [sampling_options(base, temperature=t)
-               for t in temperatures(base.temperature if temperature is None else temperature)]
-    constraint = NameConstraint(rules, model.vocab, model.device)
-    known = training_names(model.run_dir)
     if new_only and known is None:
-        raise CharRNNError(f"--new-only: {where} has no {TRAIN_LINES} (it was trained before charrnn kept its "
+        raise CharRNNError(f"--new-only: this run has no {TRAIN_LINES} (it was trained before charrnn kept its "
                            f"training data), so names cannot be checked against it: train it again, "
                            f"or drop --new-only")
+    options = per_temperature(options, temperature, **sampling)
+    constraint = NameConstraint(rules, network.vocab, network.device)
     result = NamesResult([], num * len(options), new_only, knows_training=known is not None)
     length = rules.limit - len(rules.starts_with) + 1  # the characters, then <eos>
     for opts in options:
-        generator = make_generator(model.device, seed)
+        generator = make_generator(network.device, seed)
         found: list[Name] = []
         seen: set[str] = set()
         drawn = 0
         while len(found) < num and drawn < max_draws(num):
             want = num - len(found)
             batch = min(BATCH, max_draws(num) - drawn, max(2 * want, 16) if new_only else want)
-            steps = sample_ids(model.model, model.vocab, "lines", rules.starts_with, length, opts, generator,
-                               batch, constraint)
-            for sample in collect(model.vocab, steps, batch, opts.temperature):
+            steps = sample_ids(network, rules.starts_with, length, opts, generator, batch, constraint)
+            for sample in collect(network, steps, batch, opts.temperature):
                 drawn += 1
                 name = rules.starts_with + sample.text
                 new = None if known is None else name not in known

@@ -27,6 +27,9 @@ import torch
 
 from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import Sample, per_sample
+from charrnn.generation.network import Network
+from charrnn.generation.options import SamplingOptions
+from charrnn.generation.samples import write_samples
 from charrnn.vocab import Vocabulary
 from charrnn.writers.keywords import KeywordConstraint, parse_keywords
 from charrnn.writers.meter import METERS, OPENINGS
@@ -197,14 +200,17 @@ class PoemConstraint:
         return len(written) >= self.form.length
 
 
-def write_poems(model, form: PoemForm, num: int = 1, **decoding) -> list[Sample]:
+def write_poems(network: Network, form: PoemForm, num: int = 1, *,
+                temperature: float | Sequence[float] | None = None, beam: int = 0, seed: int | None = None,
+                options: SamplingOptions | None = None, **sampling: float | int) -> list[Sample]:
     """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
-    whole poem; split it with `poem_lines`. `decoding`: the options of TrainedModel.samples."""
-    return model.samples("", form.length, num, constraint=poem_constraint(form, model.vocab, model.device),
-                         **decoding)
+    whole poem; split it with `poem_lines`. The decoding options are those of write_samples."""
+    constraint = poem_constraint(form, network.vocab, network.device)
+    return write_samples(network, "", form.length, num, temperature, beam=beam, seed=seed, constraint=constraint,
+                         options=options, **sampling)
 
 
-def poem_constraint(form: PoemForm, vocab: Vocabulary, device):
+def poem_constraint(form: PoemForm, vocab: Vocabulary, device: torch.device | str):
     """The form's constraint: plain (PoemConstraint) or regulated (VerseConstraint), with keywords."""
     if form.meter == "off":
         base = PoemConstraint(form, vocab, device)

@@ -76,7 +76,7 @@ def test_a_numpy_engine_run_exports(tmp_path, shakespeare_file):
     model = charrnn.load(run, device="cpu")
     ids = model.vocab.encode("ROMEO: and JULIET").astype(np.int64)[None]
     with torch.no_grad():
-        expected, _ = model.model(torch.from_numpy(ids))
+        expected, _ = model.network.model(torch.from_numpy(ids))
     got = onnx_logits(export_onnx(run), ids, [5], "gru", 1, 8)
     assert np.abs(got - expected.numpy()).max() < 1e-4
 
@@ -178,7 +178,7 @@ def test_the_web_export_writes_and_computes_charrnns_logits(browser, tiny_run, s
         text = shakespeare_text[:200]
         got = np.array(page.evaluate(f"charrnn.forward({json.dumps(text)})"))
         with torch.no_grad():
-            expected, _ = model.model(torch.from_numpy(model.vocab.encode(text).astype(np.int64))[None])
+            expected, _ = model.network.model(torch.from_numpy(model.vocab.encode(text).astype(np.int64))[None])
         assert got.shape == (200, len(model.vocab)) and np.abs(got - expected[0].numpy()).max() < 1e-3
         written = page.evaluate("charrnn.generate({prime: 'ROMEO:', length: 120, temperature: 0.8, seed: 4})")
         again = page.evaluate("charrnn.generate({prime: 'ROMEO:', length: 120, temperature: 0.8, seed: 4})")

@@ -8,9 +8,11 @@ import torch
 import charrnn
 from charrnn.cli import main
 from charrnn.generation.decoding import Rules, prime_ids
+from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
 from charrnn.generation.sampling import decoding_logprobs, ngram_bans, penalize_repeats, sample_next
-from charrnn.vocab import BOS, EOS, UNK
+from charrnn.model import CharRNN, ModelConfig
+from charrnn.vocab import BOS, EOS, UNK, Vocabulary
 from test_cli import fails_cleanly
 
 PRIMES = ["", "ROMEO:", "the ", "KING HENRY"]
@@ -45,17 +47,22 @@ def test_ngram_bans():
     assert ngram_bans([1, 2], 4) == [] and ngram_bans([1, 1, 1], 0) == []
 
 
+def network_of(size: int, mode: str) -> Network:
+    """A network of `size` tokens (the three special ones, then characters); its weights do not matter here."""
+    vocab = Vocabulary.from_text("abcdefgh"[: size - 3])
+    return Network(CharRNN(ModelConfig(layers=1, hidden=4).resolved(len(vocab))), vocab, mode)
+
+
 def test_rules_ban_the_specials_and_what_each_rule_adds():
-    cpu = torch.device("cpu")
-    plain = Rules(8, "stream", SamplingOptions(), None, cpu)
+    plain = Rules(network_of(8, "stream"), SamplingOptions(), None)
     assert plain.banned([[]], [[]]).nonzero().flatten().tolist() == sorted([UNK, BOS, EOS])
-    assert not Rules(8, "lines", SamplingOptions(), None, cpu).banned([[]], [[]])[EOS]
+    assert not Rules(network_of(8, "lines"), SamplingOptions(), None).banned([[]], [[]])[EOS]
     # a finished sample is still fed, and anything goes for it
     assert not plain.banned([[], []], [[], []], ended=[False, True])[1].any()
-    ngram = Rules(8, "stream", SamplingOptions(no_repeat_ngram=2), None, cpu)
+    ngram = Rules(network_of(8, "stream"), SamplingOptions(no_repeat_ngram=2), None)
     assert ngram.banned([[4, 5, 4]], [[]])[0, 5]  # "4 5" was written: after "4" no 5
     with pytest.raises(RuntimeError, match="no character"):
-        Rules(3, "stream", SamplingOptions(), None, cpu)  # only the special tokens
+        Rules(network_of(3, "stream"), SamplingOptions(), None)  # only the special tokens
 
 
 def test_decoding_logprobs_are_the_models_own_without_a_penalty():
@@ -78,9 +85,9 @@ def test_invalid_decoding_options(kwargs, flag):
 
 def rescored(model, prime: str, text: str, ended: bool) -> list[float]:
     """The model's log-prob of each character of `text` (and <eos>) after `prime`, in one forward call."""
-    start = prime_ids(model.vocab, model.mode, prime)
+    start = prime_ids(model.network, prime)
     ids = model.vocab.encode(text).astype("int64").tolist() + ([EOS] if ended else [])
-    logits, _ = model.model(torch.tensor([start + ids]))
+    logits, _ = model.network.model(torch.tensor([start + ids]))
     logp = torch.log_softmax(logits[0, len(start) - 1: -1].float(), -1)
     return logp.gather(1, torch.tensor(ids).view(-1, 1)).flatten().tolist()
 
@@ -121,7 +128,7 @@ def test_the_one_step_function_is_what_decoders_use(tiny_run, monkeypatch):
     model.generate("ab", length=5, seed=0)
     model.generate("ab", length=5, beam=3)
     assert len(calls) >= 10 and calls[0] == (1, 2)
-    logits, state = real(model.model, torch.tensor([[5, 6, 7]]))
+    logits, state = real(model.network.model, torch.tensor([[5, 6, 7]]))
     assert logits.shape == (1, len(model.vocab)) and state[0].shape[1] == 1
 
 

@@ -14,12 +14,11 @@ from charrnn.vocab import BOS, EOS
 def test_pieces_with_burn_in_equal_the_single_stream(tiny_run, shakespeare_text):
     model = charrnn.load(tiny_run)
     ids = model.vocab.encode(shakespeare_text[:12_000])
-    device = torch.device("cpu")
-    exact, n = score_stream(model.model, ids, device, segments=1)[:2]
-    pieces, m = score_stream(model.model, ids, device, segments=8, burn_in=256)[:2]
+    exact, n = score_stream(model.network, ids, segments=1)[:2]
+    pieces, m = score_stream(model.network, ids, segments=8, burn_in=256)[:2]
     assert n == m == len(ids) - 1
     assert abs(exact / n - pieces / m) < 2e-3
-    cold = score_stream(model.model, ids, device, segments=8, burn_in=1)[0]
+    cold = score_stream(model.network, ids, segments=8, burn_in=1)[0]
     assert abs(exact / n - cold / m) > abs(exact / n - pieces / m)  # the burn-in is what makes them agree
 
 
@@ -53,13 +52,13 @@ def test_lines_of_every_length_score_as_each_line_alone(tiny_lines_run):
     with torch.inference_mode():
         for start, end in line_spans(ids):
             x = torch.tensor([[BOS, *ids[start: end - 1].tolist()]])
-            logits, _ = model.model(x)
+            logits, _ = model.network.model(x)
             alone += torch.nn.functional.cross_entropy(logits[0], torch.tensor(ids[start:end].tolist()), reduction="sum").item()
             count += end - start
     read_out = []
-    readout = model.model.readout
-    model.model.readout = lambda features: read_out.append(len(features)) or readout(features)
-    together, n = score_lines(model.model, ids, torch.device("cpu"), batch_size=16)[:2]
+    readout = model.network.model.readout
+    model.network.model.readout = lambda features: read_out.append(len(features)) or readout(features)
+    together, n = score_lines(model.network, ids, batch_size=16)[:2]
     assert n == count and together == pytest.approx(alone, rel=1e-5)
     assert sum(read_out) == count  # the padding after a line's end never reaches the output layer
 
@@ -76,12 +75,11 @@ def test_subset_scores_are_the_same_pieces_every_time(tiny_run, shakespeare_text
 
     model = charrnn.load(tiny_run)
     ids = model.vocab.encode(shakespeare_text[:20_000])
-    device = torch.device("cpu")
-    first = score_sums(model.model, ids, "stream", device, max_chars=2_000)
-    assert first == score_sums(model.model, ids, "stream", device, max_chars=2_000)
+    first = score_sums(model.network, ids, max_chars=2_000)
+    assert first == score_sums(model.network, ids, max_chars=2_000)
     assert 1_900 <= first[1] <= 2_100
-    whole = score_sums(model.model, ids, "stream", device)
-    assert whole[1] == len(ids) - 1 and score_sums(model.model, ids, "stream", device, max_chars=10**9) == whole
+    whole = score_sums(model.network, ids)
+    assert whole[1] == len(ids) - 1 and score_sums(model.network, ids, max_chars=10**9) == whole
     # the pieces lie all over the split: the subset's mean is near the whole split's
     assert abs(first[0] / first[1] - whole[0] / whole[1]) < 0.15
 
@@ -113,8 +111,8 @@ def test_bf16_scores_within_a_thousandth_of_fp32(tiny_run, shakespeare_text):
 
     model = charrnn.load(tiny_run)
     ids = model.vocab.encode(shakespeare_text[:20_000])
-    fp32 = score_sums(model.model, ids, "stream", torch.device("cpu"), "fp32")
-    bf16 = score_sums(model.model, ids, "stream", torch.device("cpu"), "bf16")
+    fp32 = score_sums(model.network, ids, "fp32")
+    bf16 = score_sums(model.network, ids, "bf16")
     assert fp32[1] == bf16[1] and abs(fp32[0] / fp32[1] - bf16[0] / bf16[1]) < 1e-3
 
 
@@ -127,10 +125,9 @@ def test_one_pass_scores_the_whole_split_and_the_evals_subset(mode, tiny_run, ti
 
     model = charrnn.load(tiny_run if mode == "stream" else tiny_lines_run, device="cpu")
     ids = encode_text(shakespeare_text[:20_000] + "\n", model.vocab, mode)[0]
-    device = torch.device("cpu")
-    total, count, part_total, part_count = score_split(model.model, ids, mode, device, "fp32", 2_000)
-    assert (total, count) == score_sums(model.model, ids, mode, device)
-    subset_total, subset_count = score_sums(model.model, ids, mode, device, max_chars=2_000)
+    total, count, part_total, part_count = score_split(model.network, ids, "fp32", 2_000)
+    assert (total, count) == score_sums(model.network, ids)
+    subset_total, subset_count = score_sums(model.network, ids, max_chars=2_000)
     assert part_count == subset_count < count and part_total == pytest.approx(subset_total, rel=1e-5)
-    everything = score_split(model.model, ids, mode, device, "fp32", 0)  # no subset: the part is the whole
+    everything = score_split(model.network, ids, "fp32", 0)  # no subset: the part is the whole
     assert everything[2:] == pytest.approx(everything[:2], rel=1e-9)

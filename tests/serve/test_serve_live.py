@@ -211,6 +211,8 @@ def test_the_page_writes_a_poem_streams_a_story_and_makes_names(server, browser,
     page.select_option("#poem-form select[name=meter]", "strict")
     page.fill("#poem-form input[name=keywords]", heads[0])
     page.click("#poem-form button[type=submit]")
+    # the first poem's four lines are still there while this one is written: wait for the panel instead
+    expect(page.locator("#panel-poem")).to_have_attribute("aria-busy", "false", timeout=30_000)
     expect(lines).to_have_count(4)
     assert heads[0] in "".join(lines.all_inner_texts())
     page.fill("#check-form textarea[name=text]", "贞条障曲砌，翠叶贯寒霜。拂牖分龙影，临池待凤翔。\n"

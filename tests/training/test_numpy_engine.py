@@ -47,7 +47,7 @@ def numpy_params(run):
 def assert_weights_are_the_numpy_params(run):
     """last.safetensors is convert.to_torch_state_dict of the numpy params, in float32, and the
     loaded model computes the numpy engine's logits."""
-    params, model = numpy_params(run), charrnn.load(run, device="cpu", which="last").model
+    params, model = numpy_params(run), charrnn.load(run, device="cpu", which="last").network.model
     cell = model.config.cell
     saved, _ = checkpoint.load_tensors(run / checkpoint.LAST)
     expected = to_torch_state_dict(params, cell)

@@ -8,7 +8,6 @@ import pytest
 import charrnn
 from charrnn.cli import main
 from charrnn.checkpoint import TRAIN_LINES
-from charrnn.writers.names import NameRules, write_names
 from conftest import MIRROR, TINY_TRAIN
 from test_cli import fails_cleanly
 
@@ -80,7 +79,7 @@ def test_new_only_stops_at_its_bound_with_a_clear_message(tiny_lines_run, capsys
 
 def test_python_api_reports_what_it_dropped(tiny_lines_run):
     model = charrnn.load(tiny_lines_run)
-    result = write_names(model, 20, NameRules(), new_only=True, seed=7, temperature=0.6)
+    result = model.name_samples(20, new_only=True, seed=7, temperature=0.6)
     assert result.complete and result.drawn == 20 + result.in_training + result.repeats
     assert all(n.new for n in result.names) and all(n.logprob < 0 for n in result.names)
 

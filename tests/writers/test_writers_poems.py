@@ -60,7 +60,7 @@ def assert_form(poem: str, n: int, m: int, heads: str = "") -> list[str]:
 def test_two_hundred_poems_of_each_form_all_have_it(poem_run, form):
     model = charrnn.load(poem_run)
     n, m = FORMS[form]
-    poems = write_poems(model, PoemForm.from_options(form), 200, temperature=1.0, seed=1)
+    poems = write_poems(model.network, PoemForm.from_options(form), 200, temperature=1.0, seed=1)
     assert len(poems) == 200 and len({p.text for p in poems}) > 150
     for p in poems:
         assert_form(p.text, n, m)
@@ -101,8 +101,8 @@ def test_rhyme_groups_follow_pinyin_finals():
 
 def test_beam_search_writes_the_form_too(poem_run):
     model = charrnn.load(poem_run)
-    (best,) = write_poems(model, PoemForm.from_options("wujue", rhyme=True), beam=4)
-    greedy = write_poems(model, PoemForm.from_options("wujue", rhyme=True), temperature=0)[0]
+    (best,) = write_poems(model.network, PoemForm.from_options("wujue", rhyme=True), beam=4)
+    greedy = write_poems(model.network, PoemForm.from_options("wujue", rhyme=True), temperature=0)[0]
     assert_form(best.text, 5, 4) and best.logprob >= greedy.logprob - 1e-4
 
 

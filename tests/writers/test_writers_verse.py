@@ -79,7 +79,7 @@ def poet(poems_run):
 @pytest.mark.parametrize("book", ["pingshui", "xinyun"])
 @pytest.mark.parametrize("form", list(FORMS))
 def test_200_strict_poems_are_regular_by_both_checks(poet, form, book):
-    poems = write_poems(poet, PoemForm.from_options(form, meter="strict", book=book), 200, temperature=1.0, seed=7)
+    poems = write_poems(poet.network, PoemForm.from_options(form, meter="strict", book=book), 200, temperature=1.0, seed=7)
     assert len(poems) == 200
     for poem in poems:
         lines = verse_lines(poem.text)
@@ -89,7 +89,7 @@ def test_200_strict_poems_are_regular_by_both_checks(poet, form, book):
 
 def test_loose_meter_and_a_chosen_pattern(poet):
     form = PoemForm.from_options("qijue", meter="loose", pattern="zeqi")
-    for poem in write_poems(poet, form, 50, temperature=1.0, seed=3):
+    for poem in write_poems(poet.network, form, 50, temperature=1.0, seed=3):
         lines = verse_lines(poem.text)
         assert check(lines, "pingshui", "loose") == []
         assert "仄" in pingshui_data()[0][lines[0][1]]  # 仄起: the second character of the first line
@@ -99,11 +99,11 @@ def test_acrostic_heads_under_strict_meter(poet):
     tones = pingshui_data()[0]
     only = {t: [c for c in poet.vocab.chars if tones.get(c) == {t}] for t in "平仄"}
     heads = only["平"][0] + only["仄"][0] + only["仄"][1] + only["平"][1]  # 平起: 平 仄 仄 平 open its lines
-    for poem in write_poems(poet, PoemForm.from_options("wujue", acrostic=heads, meter="strict"), 20, seed=1):
+    for poem in write_poems(poet.network, PoemForm.from_options("wujue", acrostic=heads, meter="strict"), 20, seed=1):
         lines = verse_lines(poem.text)
         assert [line[0] for line in lines] == list(heads) and check(lines, "pingshui", "strict") == []
     with pytest.raises(CharRNNError, match="no pattern lets every head open its line"):
-        write_poems(poet, PoemForm.from_options("wujue", acrostic=only["平"][0] * 4, meter="strict"), 1)
+        write_poems(poet.network, PoemForm.from_options("wujue", acrostic=only["平"][0] * 4, meter="strict"), 1)
 
 
 def test_the_checker_on_a_tang_poem_and_a_planted_fault():
@@ -165,7 +165,7 @@ def test_keywords_are_in_every_poem(poet, options):
         only = {t: [c for c in poet.vocab.chars if tones.get(c) == {t}] for t in "平仄"}
         acrostic = only["平"][2] + only["仄"][2] + only["仄"][3] + only["平"][3]
     form = PoemForm.from_options("wujue", meter=options.get("meter", "off"), acrostic=acrostic, keywords=keywords)
-    poems = write_poems(poet, form, 100, temperature=1.0, seed=11)
+    poems = write_poems(poet.network, form, 100, temperature=1.0, seed=11)
     assert len(poems) == 100
     for poem in poems:
         assert all(word in poem.text for word in keywords.split(",")), poem.text
@@ -181,7 +181,7 @@ def test_a_two_character_keyword_is_kept_whole(poet):
     if len(chars) < 2:
         pytest.skip("the tiny run lacks these characters")
     word = chars[0] + chars[1]
-    for poem in write_poems(poet, PoemForm.from_options("qijue", keywords=word), 30, seed=2):
+    for poem in write_poems(poet.network, PoemForm.from_options("qijue", keywords=word), 30, seed=2):
         assert word in "".join(verse_lines(poem.text))
 
 
@@ -193,7 +193,7 @@ def test_a_two_character_keyword_is_kept_whole(poet):
 ])
 def test_keywords_that_cannot_be_are_refused(poet, keywords, message):
     with pytest.raises(CharRNNError, match=message):
-        write_poems(poet, PoemForm.from_options("wujue", keywords=keywords), 1)
+        write_poems(poet.network, PoemForm.from_options("wujue", keywords=keywords), 1)
 
 
 def test_keywords_whose_tones_fit_nowhere_are_refused(poet):
@@ -201,4 +201,4 @@ def test_keywords_whose_tones_fit_nowhere_are_refused(poet):
     ze = [c for c in poet.vocab.chars if tones.get(c) == {"仄"}][0]
     # five 仄 characters as one word: no line of a strict 五言 pattern holds five 仄
     with pytest.raises(CharRNNError, match="cannot all fit"):
-        write_poems(poet, PoemForm.from_options("wujue", meter="strict", keywords=ze * 4), 1)
+        write_poems(poet.network, PoemForm.from_options("wujue", meter="strict", keywords=ze * 4), 1)

@@ -9,7 +9,8 @@ import torch
 import charrnn
 from charrnn.data.corpus import encode_text
 from charrnn.errors import CharRNNError
-from charrnn.generation.inspection import Unit, inspect_text
+from charrnn.generation.network import Network
+from charrnn.inside.inspection import Unit, inspect_text
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
 
@@ -60,7 +61,7 @@ def test_activations_are_the_states_of_a_step_by_step_forward(cell):
     vocab = Vocabulary.from_text("abc (de)\nfg")
     model = CharRNN(ModelConfig(cell=cell, layers=2, hidden=12, embed=6).resolved(len(vocab))).eval()
     text = "abc (de) fg\nfa (b (c)) d\n" * 30
-    inspection = inspect_text(model, vocab, "stream", text, keep="all")
+    inspection = inspect_text(Network(model, vocab, "stream"), text, keep="all")
     expected = step_by_step(model, encode_text(text, vocab, "stream")[0].astype(int).tolist())
     for layer in range(2):
         h = np.stack([s[0][layer].numpy() for s in expected])
@@ -75,9 +76,9 @@ def test_lines_mode_reads_each_line_from_its_start(tiny_lines_run):
     model = charrnn.load(tiny_lines_run, device="cpu")
     inspection = model.inspect("Tyrannosaurus\nAbc\n", units=["0:5"])
     assert inspection.characters == list("Tyrannosaurus\nAbc\n") and not np.isnan(inspection.surprisal).any()
-    start = step_by_step(model.model, [1])[0][0][0]  # after <bos>
+    start = step_by_step(model.network.model, [1])[0][0][0]  # after <bos>
     assert np.allclose(inspection.activation(Unit(0, 5))[13], start[5].numpy(), atol=1e-5)  # the line end
-    after_t = step_by_step(model.model, [1, model.vocab.id_of("T")])[-1][0][0]
+    after_t = step_by_step(model.network.model, [1, model.vocab.id_of("T")])[-1][0][0]
     assert np.allclose(inspection.activation(Unit(0, 5))[0], after_t[5].numpy(), atol=1e-5)
 
 

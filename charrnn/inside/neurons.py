@@ -6,7 +6,8 @@ reading it); a unit "tracks" a feature when its activation over the text correla
 quotes, one counting along the line, one following bracket depth. Here they are ranked:
 
     features(text)  ->  F (T, K)        every unit's activation (inspection.py)  ->  A (T, U)
-    r = corr(A, F)  (U, K)              each unit's best feature, units ranked by |r|
+    r = corr(A, F)  (U, K)              each unit's best feature, units ranked by |r|;
+                                        each feature's best unit (NeuronReport.per_feature)
 
 Adding a feature is adding a function of the text to FEATURES (CHINESE for text with Han
 characters). Features that are constant over the text (no digits in a poem) are left out.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charrnn.generation.inspection import Inspection, Unit
+from charrnn.inside.inspection import Inspection, Unit
 
 OPEN, CLOSE = "([{", ")]}"
 QUOTES = "\"'"
@@ -155,10 +156,7 @@ def unit_feature_r(inspection: Inspection) -> tuple[list[Unit], list[str], np.nd
     return units, names, correlations(np.concatenate(columns, axis=1), values)
 
 
-def find_neurons(inspection: Inspection, top: int = 10) -> list[Finding]:
-    """The `top` units whose activation correlates most with a feature of the text, each with its best
-    feature, strongest first (inspect with keep="all": every unit's activations)."""
-    units, names, r = unit_feature_r(inspection)
+def _top_units(units: list[Unit], names: list[str], r: np.ndarray, top: int) -> list[Finding]:
     if not units:
         return []
     best = np.abs(r).argmax(axis=1)
@@ -167,10 +165,40 @@ def find_neurons(inspection: Inspection, top: int = 10) -> list[Finding]:
     return [Finding(units[u], names[best[u]], float(r[u, best[u]])) for u in order]
 
 
-def best_per_feature(inspection: Inspection) -> list[Finding]:
-    """For each feature, the unit that tracks it best (also the features no top unit picked)."""
-    units, names, r = unit_feature_r(inspection)
+def _best_units(units: list[Unit], names: list[str], r: np.ndarray) -> list[Finding]:
     if not units:
         return []
     best = np.abs(r).argmax(axis=0)
     return [Finding(units[best[k]], name, float(r[best[k], k])) for k, name in enumerate(names)]
+
+
+def find_neurons(inspection: Inspection, top: int = 10) -> list[Finding]:
+    """The `top` units whose activation correlates most with a feature of the text, each with its best
+    feature, strongest first (inspect with keep="all": every unit's activations)."""
+    return _top_units(*unit_feature_r(inspection), top)
+
+
+def best_per_feature(inspection: Inspection) -> list[Finding]:
+    """For each feature, the unit that tracks it best (also the features no top unit picked)."""
+    return _best_units(*unit_feature_r(inspection))
+
+
+@dataclass
+class NeuronReport:
+    """What the finder found in one text: `charrnn neurons` prints it, POST /api/neurons returns it."""
+
+    text: str  # the text read: the one given, or the start of the run's validation text
+    inspection: Inspection  # every unit's activation over it
+    units: list[Finding]  # the top units, strongest first
+    per_feature: list[Finding]  # the unit that tracks each feature best
+
+    def to_dict(self) -> dict:
+        """The JSON form (`charrnn neurons --json`, POST /api/neurons)."""
+        return {"characters": len(self.inspection.characters), "units": [f.to_dict() for f in self.units],
+                "per_feature": [f.to_dict() for f in self.per_feature]}
+
+
+def report_neurons(text: str, inspection: Inspection, top: int = 10) -> NeuronReport:
+    """find_neurons and best_per_feature of the inspection of `text`, from one set of correlations."""
+    units, names, r = unit_feature_r(inspection)
+    return NeuronReport(text, inspection, _top_units(units, names, r, top), _best_units(units, names, r))

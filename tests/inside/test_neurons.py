@@ -7,8 +7,9 @@ import pytest
 import torch
 
 import charrnn
-from charrnn.generation.inspection import Unit, inspect_text
-from charrnn.generation.neurons import (best_per_feature, bracket_depth, correlations, features, find_neurons,
+from charrnn.generation.network import Network
+from charrnn.inside.inspection import Unit, inspect_text
+from charrnn.inside.neurons import (best_per_feature, bracket_depth, correlations, features, find_neurons,
                                         in_clause, in_quotes, line_end_near, line_position, poem_position)
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
@@ -55,7 +56,7 @@ def test_a_planted_bracket_counter_is_found_first():
         ch = rng.choice("((ab ))" if depth else "(ab \n")
         depth += {"(": 1, ")": -1}.get(ch, 0)
         text.append(ch)
-    inspection = inspect_text(model, vocab, "stream", "".join(text))
+    inspection = inspect_text(Network(model, vocab, "stream"), "".join(text))
     first = find_neurons(inspection, top=3)[0]
     assert first.unit == Unit(0, unit, "c") and first.feature == "bracket_depth" and first.r > 0.99
 

@@ -32,6 +32,7 @@ import torch.nn as nn
 from charrnn.data.batches import line_spans, pad_lines
 from charrnn.data.corpus import encode_text, normalised_text
 from charrnn.errors import CharRNNError
+from charrnn.generation.network import Network
 from charrnn.model import CELLS, CharRNN
 from charrnn.vocab import EOS, SPECIALS, UNK, Vocabulary
 
@@ -207,10 +208,10 @@ class _Collector:
 
 
 @torch.inference_mode()
-def inspect_text(model: CharRNN, vocab: Vocabulary, mode: str, text: str, top_k: int = 5,
-                 keep: str | Sequence[Unit] | None = "all") -> Inspection:
+def inspect_text(network: Network, text: str, top_k: int = 5, keep: str | Sequence[Unit] | None = "all") -> Inspection:
     """The inspection of `text`. keep: "all" every unit's activations; a list of Units only those;
     None or [] none (long texts: the predictions alone take little memory)."""
+    model, vocab, mode = network.model, network.vocab, network.mode
     if top_k < 1:
         raise CharRNNError(f"--top-k must be >= 1 (got {top_k})")
     text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in normalised_text(text, mode))
