@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 install: $(VENV)/.installed
 
 run: install
-	$(PY) -m charrnn.demo
+	$(PY) -m charrnn.commands.demo
 
 # The browser test drives Debian's Chromium (never `playwright install`); the font renders Chinese
 # in its screenshots. Without root this fails quietly and the browser test skips (with CI=true it fails).

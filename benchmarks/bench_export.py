@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from charrnn import checkpoint
-from charrnn.data.datasets import dataset_files
+from charrnn.data.downloads import dataset_files
 from charrnn.export.folder import export_onnx, export_web, folder_size
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.trained import load
@@ -41,7 +41,7 @@ def make_run(folder: Path) -> Path:
     torch.manual_seed(0)
     vocab = Vocabulary.from_text(dataset_files("tinyshakespeare")[0].read_text(encoding="utf-8"))
     model = CharRNN(ModelConfig().resolved(len(vocab))).eval()
-    checkpoint.write_run_files(folder, checkpoint.RunInfo(model.config, {}, "stream"), vocab)
+    checkpoint.write_run_config(folder, checkpoint.RunInfo(model.config, {}, "stream"), vocab)
     checkpoint.save_tensors(folder / checkpoint.BEST, model.state_dict())
     return folder
 

@@ -22,7 +22,7 @@ import torch
 
 from charrnn import checkpoint
 from charrnn.data.corpus import encode_text
-from charrnn.data.datasets import dataset_files
+from charrnn.data.downloads import dataset_files
 from charrnn.generation.network import Network
 from charrnn.generation.scoring import score
 from charrnn.inside.inspection import inspect_text
@@ -38,7 +38,7 @@ def make_run(folder: Path, text: str) -> tuple[CharRNN, Vocabulary]:
     torch.manual_seed(0)
     vocab = Vocabulary.from_text(text)
     model = CharRNN(ModelConfig().resolved(len(vocab))).eval()
-    checkpoint.write_run_files(folder, checkpoint.RunInfo(model.config, {}, "stream"), vocab)
+    checkpoint.write_run_config(folder, checkpoint.RunInfo(model.config, {}, "stream"), vocab)
     checkpoint.save_tensors(folder / checkpoint.BEST, model.state_dict())
     return model, vocab
 

@@ -16,10 +16,11 @@ import time
 import torch
 
 from charrnn.data.corpus import load_corpus
-from charrnn.data.datasets import dataset_files
+from charrnn.data.downloads import dataset_files
 from charrnn.generation.network import Network
 from charrnn.model import CharRNN, ModelConfig
-from charrnn.writers.poems import PoemForm, write_poems
+from charrnn.writers.poem_form import PoemForm
+from charrnn.writers.poems import write_poems
 from charrnn.writers.rhyme_books import tones
 
 

@@ -151,13 +151,7 @@ def free_port() -> int:
 
 
 def start_server(path: str, port: int, slots: int, threads: int, log: Path, startup: float = 60.0) -> subprocess.Popen:
-    from charrnn.cli import COMMANDS
-
-    serve = ["-m", "charrnn", "serve"] if "serve" in COMMANDS else [
-        "-c", "import argparse, sys; from charrnn.serve.command import add_serve_parser, cmd_serve; "
-        "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers()); "
-        "sys.exit(cmd_serve(p.parse_args(sys.argv[1:])))", "serve"]
-    cmd = [sys.executable, *serve, path, "--host", "127.0.0.1", "--port", str(port),
+    cmd = [sys.executable, "-m", "charrnn", "serve", path, "--host", "127.0.0.1", "--port", str(port),
            "--max-concurrency", str(slots), "--threads", str(threads), "--device", "cpu", "--log-level", "warning"]
     with open(log, "w") as out:  # a file, not a pipe: a pipe nobody reads would stall the server when full
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)

@@ -6,19 +6,21 @@
     print(model.generate("ROMEO:", length=200, temperature=0.8))
 
 The public names are imported on first use (PEP 562), so `import charrnn` and `charrnn --help`
-load no torch. The package's layers, each importing only those below it (pyproject.toml's
-import-linter contract checks this):
+load no torch. The package's layers, top to bottom, each importing only those below it
+(pyproject.toml's import-linter contract checks this; `|` joins layers that do not import each other):
 
-    cli, demo                   the commands
-    serve                       the web page and the HTTP API
-    views                       training curves, the terminal and HTML views, their commands
-    trained                     the facade: load(run) -> TrainedModel
-    writers | training          poems, names, completion  |  config, run preparation, the loop, engines
-    generation                  sampling, decoders, the fast stepper, scoring
-    data | checkpoint           text, datasets, tokens, batches  |  the run folder
-    model                       CharRNN
-    vocab, device, model_config, flags, errors, version
-    reference                   the numpy engine, apart: numpy only
+    __main__.py                      python -m charrnn
+    commands/                        every command: flags -> one library call -> output
+    serve/ | export/                 the web page and the HTTP API | ONNX and the static web page
+    trained.py                       the facade: load(run) -> TrainedModel
+    views/ | writers/ | training/    curves and views | poems, names | config, preparation, the loop, engines
+    inside/                          inspection and the neuron finder
+    generation/                      the Network value, sampling, decoders, the fast stepper, scoring
+    data/ | checkpoint.py            text, datasets, tokens, batches | the run folder
+    model.py                         CharRNN
+    device.py | vocab.py | model_config.py
+    flags.py | errors.py | version.py | files.py
+    reference/                       the numpy engine, apart: numpy only
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 import sys
 
-from charrnn.cli import main
+from charrnn.commands.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

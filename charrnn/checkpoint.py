@@ -41,8 +41,9 @@ CONFIG, VOCAB, BEST, LAST, TRAINER, METRICS = (
 TRAIN_LINES = "train_lines.txt"
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """charrnn.files.write_atomic, with a one-line error: the previous version of the file is intact."""
+def write_run_file(path: Path, data: bytes) -> None:
+    """A file of the run folder, written whole or not at all (charrnn.files.write_atomic); a failure is
+    one line that says the previous version of the file is intact."""
     try:
         write_atomic(path, data)
     except OSError as e:
@@ -52,7 +53,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     meta = {"format": str(FORMAT_VERSION), **({"json": json.dumps(metadata)} if metadata else {})}
-    atomic_write(path, st_save(tensors, metadata=meta))
+    write_run_file(path, st_save(tensors, metadata=meta))
 
 
 def read_header(path: Path) -> tuple[dict, dict]:
@@ -104,12 +105,13 @@ def is_run(folder: Path) -> bool:
     return (Path(folder) / CONFIG).is_file()
 
 
-def write_run_files(folder: Path, info: RunInfo, vocab: Vocabulary) -> None:
+def write_run_config(folder: Path, info: RunInfo, vocab: Vocabulary) -> None:
+    """config.json and vocab.json: what makes a folder a run (is_run), written when it starts."""
     folder.mkdir(parents=True, exist_ok=True)
     config = {"format": FORMAT_VERSION, "charrnn": __version__, "mode": info.mode,
               "model": asdict(info.model), "train": info.train}
-    atomic_write(folder / CONFIG, json.dumps(config, indent=2, ensure_ascii=False).encode())
-    atomic_write(folder / VOCAB, vocab.to_json().encode())
+    write_run_file(folder / CONFIG, json.dumps(config, indent=2, ensure_ascii=False).encode())
+    write_run_file(folder / VOCAB, vocab.to_json().encode())
 
 
 def read_run(folder: Path) -> tuple[RunInfo, Vocabulary]:
@@ -209,7 +211,7 @@ def read_metrics(folder: Path) -> list[dict]:
 def truncate_metrics(folder: Path, step: int) -> None:
     """On resume, drop lines logged after the checkpoint we continue from (they will be logged again)."""
     kept = [r for r in read_metrics(folder) if r.get("step", 0) <= step]
-    atomic_write(Path(folder) / METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
+    write_run_file(Path(folder) / METRICS, "".join(json.dumps(r) + "\n" for r in kept).encode())
 
 
 def run_summary(folder: Path) -> dict:

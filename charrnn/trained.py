@@ -44,7 +44,8 @@ from charrnn.inside.neurons import Finding, NeuronReport, report_neurons
 from charrnn.model import CharRNN
 from charrnn.vocab import Vocabulary
 from charrnn.writers.names import NameRules, NamesResult, write_names
-from charrnn.writers.poems import PoemForm, write_poems
+from charrnn.writers.poem_form import PoemForm
+from charrnn.writers.poems import write_poems
 
 NEURON_CHARS = 10_000  # the neuron finder's default text: this much of the validation split
 

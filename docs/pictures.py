@@ -50,8 +50,8 @@ def ansi_to_html(text: str) -> str:
 
 def terminal_picture(run: str, browser) -> None:
     env = {**os.environ, "COLUMNS": "100"}
-    script = ("import sys, charrnn.cli; sys.stdout.isatty = lambda: True; "
-              "sys.exit(charrnn.cli.main(sys.argv[1:]))")
+    script = ("import sys, charrnn.commands.main; sys.stdout.isatty = lambda: True; "
+              "sys.exit(charrnn.commands.main.main(sys.argv[1:]))")
     shown = subprocess.run([sys.executable, "-c", script, "inspect", run, "--text", VERSE, "--device", "cpu"],
                            capture_output=True, text=True, check=True, env=env).stdout
     page = browser.new_page(viewport={"width": 1100, "height": 300})

@@ -20,7 +20,7 @@ TINY_TRAIN = dict(batch_size=4, seq_len=32, eval_every=20, log_every=5, sample_c
 
 def train_stopped_during(setup, at: int):
     """Train a prepared run with its engine, asking to stop (as Ctrl-C does) during step `at`."""
-    from charrnn.training.launch import ENGINES
+    from charrnn.training.engines import ENGINES
     from charrnn.training.loop import Trainer
 
     class StopsDuring(Trainer):

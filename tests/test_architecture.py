@@ -7,12 +7,17 @@ package, and on a copy with one upward import added, to show that they can fail.
 from __future__ import annotations
 
 import ast
+import os
+import re
 import shutil
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import pytest
+
+import charrnn
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "charrnn"
@@ -58,7 +63,7 @@ def test_no_module_imports_itself_back():
     assert len(graph.modules) > 50 and not cycles
 
 
-@pytest.mark.parametrize("module", ["charrnn", "charrnn.cli", "charrnn.reference", "charrnn.serve"])
+@pytest.mark.parametrize("module", ["charrnn", "charrnn.commands.main", "charrnn.reference", "charrnn.serve"])
 def test_importing_loads_no_torch(module):
     code = f"import sys, {module}; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -75,7 +80,7 @@ def test_the_reference_engine_needs_numpy_alone():
 
 
 def test_help_answers_without_torch():
-    code = ("import sys, contextlib, io; from charrnn.cli import main\n"
+    code = ("import sys, contextlib, io; from charrnn.commands.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
             "    try: main(['--help'])\n"
             "    except SystemExit: pass\n"
@@ -111,3 +116,86 @@ def test_modules_and_functions_stay_small():
             if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
                 too_long.append(f"{name}:{node.lineno} {node.name}: {node.end_lineno - node.lineno + 1} lines")
     assert not too_long, "\n".join(too_long)
+
+
+def listed_modules(docstring: str) -> set[str]:
+    """The file names (x.py) and folders (x/) that a package docstring's indented listing names."""
+    names = set()
+    for line in docstring.splitlines():
+        if line.startswith("    "):
+            head = re.split(r"\s{2,}", line.strip())[0]
+            names |= {t for t in re.split(r" \| |, ", head) if re.fullmatch(r"\w+\.py|\w+/", t)}
+    return names
+
+
+def test_every_package_docstring_names_its_modules():
+    """Each package's docstring lists every module and sub-package in it, and nothing that is gone."""
+    wrong = []
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        folder = init.parent
+        actual = {p.name for p in folder.glob("*.py") if p.name != "__init__.py"}
+        actual |= {p.name + "/" for p in folder.iterdir() if (p / "__init__.py").is_file()}
+        listed = listed_modules(ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")), clean=False) or "")
+        missing, gone = actual - listed, {n for n in listed - actual if not (folder / n).exists()}
+        if missing or gone:
+            wrong.append(f"{folder.relative_to(REPO)}: not named {sorted(missing)}, named but gone {sorted(gone)}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_flags_are_made_only_by_the_commands():
+    """Every argparse flag is made in charrnn/commands/ (the reference engine's own __main__ stands apart)."""
+    apart = {PACKAGE / "reference" / "__main__.py"}
+    found = [f"{path.relative_to(REPO)}:{n}" for path in sorted(PACKAGE.rglob("*.py"))
+             if "commands" not in path.relative_to(PACKAGE).parts and path not in apart
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "add_argument" in line]
+    assert not found, found
+
+
+def test_the_writers_are_typed_and_take_a_network():
+    """Every function of writers/ has a type on every parameter, and the entry points take a Network."""
+    from charrnn.generation.network import Network
+    from charrnn.writers.names import write_names
+    from charrnn.writers.poems import write_poems
+
+    untyped = []
+    for path in sorted((PACKAGE / "writers").glob("*.py")):
+        for node in _functions(ast.parse(path.read_text(encoding="utf-8"))):
+            args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            args += [a for a in (node.args.vararg, node.args.kwarg) if a is not None]
+            untyped += [f"{path.name}:{node.lineno} {node.name}({a.arg})" for a in args
+                        if a.annotation is None and a.arg not in ("self", "cls")]
+    assert not untyped, untyped
+    for writer in (write_poems, write_names):
+        assert typing.get_type_hints(writer)["network"] is Network
+
+
+def test_nothing_below_the_facade_calls_it(tiny_run, tiny_lines_run, poems_run, shakespeare_text):
+    """writers/, generation/, inside/ and training/ are handed a Network, never a TrainedModel: whatever the
+    facade is asked, no call into it comes from them."""
+    from charrnn.writers.poem_form import PoemForm
+
+    below = tuple(str(PACKAGE / name) + os.sep for name in ("writers", "generation", "inside", "training"))
+    facade, calls = str(PACKAGE / "trained.py"), []
+
+    def watch(frame, event, arg):
+        caller = frame.f_back
+        if event == "call" and frame.f_code.co_filename == facade and caller is not None \
+                and caller.f_code.co_filename.startswith(below):
+            calls.append(f"{frame.f_code.co_name} from {caller.f_code.co_filename}:{caller.f_lineno}")
+
+    story, names, poems = (charrnn.load(run, device="cpu") for run in (tiny_run, tiny_lines_run, poems_run))
+    sys.setprofile(watch)
+    try:
+        story.generate("ROMEO:", length=20, seed=1, stop="\n")
+        "".join(story.stream("ROMEO:", length=20, seed=1))
+        story.samples("ROMEO:", length=10, num=2, temperature=[0.5, 1.0], seed=1)
+        story.generate("ROMEO:", length=10, beam=2)
+        story.evaluate(shakespeare_text[:500])
+        story.neuron_report(shakespeare_text[:300], top=3)
+        names.name_samples(5, new_only=True, min_len=3, seed=1)
+        names.names(3, seed=2)
+        poems.poem("wujue", rhyme=True, seed=1)
+        poems.poem_samples(PoemForm.from_options("wujue", meter="loose"), 2, seed=2)
+    finally:
+        sys.setprofile(None)
+    assert not calls, calls

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from charrnn.cli import main
+from charrnn.commands.main import main
 from conftest import MIRROR
 
 TINY = ["--hidden", "16", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--max-steps", "4",

@@ -14,7 +14,7 @@ from charrnn.errors import CharRNNError
 from charrnn.generation.options import SamplingOptions
 from charrnn.generation.sampling import sample_next
 from charrnn.vocab import BOS, EOS, Vocabulary
-from charrnn.writers.poems import FORMS, poem_lines
+from charrnn.writers.poem_form import FORMS, poem_lines
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from charrnn.data.cache import cache_dir
-from charrnn.data.datasets import dataset_files, get_dataset
+from charrnn.data.catalog import get_dataset
+from charrnn.data.downloads import dataset_files
 from charrnn.data.textstream import keep_lines, text_chunks
 from charrnn.errors import CharRNNError, warn
 from charrnn.vocab import EOS, UNK, Vocabulary

@@ -3,5 +3,6 @@
     onnx_graph.py   the CharRNN as an ONNX graph of ONNX's own LSTM/GRU/RNN operators, state explicit
     folder.py       the export folders: model.onnx with its README, or the static web page
     static/         the web page's files: index.html, charrnn.js (forward pass, sampling, poems), page.js, style.css
-    command.py      the export sub-command (flags; the work is imported on use)
+
+The `export` command (its flags) is charrnn/commands/export.py.
 """

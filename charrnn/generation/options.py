@@ -15,7 +15,7 @@ from charrnn.errors import CharRNNError
 
 @dataclass(frozen=True)
 class SamplingOptions:
-    # The CLI's --temperature (charrnn.cli) also takes a comma-separated list: one labelled sample each.
+    # The CLI's --temperature (charrnn.commands.write) also takes a comma-separated list: one labelled sample each.
     temperature: float = field(default=1.0, metadata={
         "cli": False, "help": "randomness: below 1 safer, above 1 wilder, 0 = always the likeliest character"})
     top_k: int = field(default=0, metadata={"help": "sample only among the K likeliest characters (0 = all)"})

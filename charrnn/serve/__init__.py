@@ -4,19 +4,20 @@
     app = create_app("runs/", limits=Limits(max_concurrency=4))   # then: uvicorn.run(app)
 
     app.py          the app factory: models loaded at start-up, the page, /health, /api/*
+    inside_api.py   looking inside: /api/models/{name}/metrics, /api/inspect, /api/neurons
     openai_api.py   /v1/models and /v1/completions, in the shapes the `openai` client parses
     schemas.py      the bounded pydantic request models
     registry.py     the served models: one run or a folder of runs, loaded at start-up
     writing.py      sampled text for /api/generate and /v1/completions (the library's step loop)
     jobs.py         generation in worker threads, handed to the event loop through a queue
     limits.py       Limits, the concurrency slots (429) and the request-body cap (413)
+    auth.py         --api-key: a Bearer key on /api and /v1, compared in constant time (401)
     responses.py    one-line JSON errors, Server-Sent Events
     errors.py       the time-limit exception and the error body (below the rest)
     docs.py         /docs: Swagger UI from the installed swagger-ui-bundle, nothing from a CDN
-    command.py      the `serve` sub-command (argparse + uvicorn)
     static/         index.html, app.js, style.css: plain files, no build step, no CDN
 
-See docs/serve.md.
+The `serve` command (flags, then uvicorn) is charrnn/commands/serve.py. See docs/serve.md.
 """
 
 __all__ = ["Limits", "create_app"]

@@ -43,7 +43,7 @@ from charrnn.trained import TrainedModel
 from charrnn.version import __version__
 from charrnn.writers.meter import check_poems
 from charrnn.writers.names import NameRules
-from charrnn.writers.poems import PoemForm, poem_lines
+from charrnn.writers.poem_form import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
 INSIDE_STATIC = Path(views.__file__).parent / "static"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from charrnn.errors import CharRNNError
 from charrnn.flags import DEVICES, DTYPES, field_names
-from charrnn.model_config import DROPOUTS, ModelConfig
+from charrnn.model_config import ModelConfig
 
 # Changing any of these would make a resumed run a different run (another corpus, other batches).
 FIXED_ON_RESUME = ("preset", "inputs", "dataset", "glob", "mode", "encoding", "max_vocab", "val_frac",
@@ -71,7 +71,7 @@ class TrainConfig:
     # --- optimisation ---
     seq_len: int = field(default=0, metadata={
         "help": f"characters per step of truncated backprop; lines mode: the longest sample kept whole "
-                f"(0 = auto: {STREAM_SEQ_LEN}, and in lines mode the longest line, so none is cut)"})
+                f"(0 = auto: the preset's, else {STREAM_SEQ_LEN}; in lines mode the longest line, so none is cut)"})
     batch_size: int = field(default=32, metadata={"help": "parallel streams (lines mode: samples) per step"})
     # 5e-3 rather than 3e-3: with the regularisers off for the first pass, tinyshakespeare's val at
     # 750 steps fell from 1.4763 to 1.4587, and tang-poems (about one pass in ten minutes) reached
@@ -155,11 +155,10 @@ class TrainConfig:
         return self.max_steps
 
 
-def apply_preset(train_given: dict, model_given: dict, mode: str = "stream",
-                 fine_tuning: bool = False) -> tuple[dict, dict]:
-    """The flags with --preset's settings filled in where the user gave none. A preset's --seq-len is
-    for stream mode: in lines mode the default keeps every line whole. A fine-tuned run keeps its
-    base's model, so it takes only the preset's training settings."""
+def apply_preset(train_given: dict, model_given: dict, fine_tuning: bool = False) -> tuple[dict, dict]:
+    """The flags with --preset's settings filled in where the user gave none, but for --seq-len: a
+    preset's is for stream mode, so it is resolved once the corpus is read (preset_seq_len). A
+    fine-tuned run keeps its base's model, so it takes only the preset's training settings."""
     name = train_given.get("preset")
     if not name:
         return train_given, model_given
@@ -168,32 +167,13 @@ def apply_preset(train_given: dict, model_given: dict, mode: str = "stream",
     model_fields = field_names(ModelConfig)
     train_given, model_given = dict(train_given), dict(model_given)
     for key, value in PRESETS[name].items():
-        if (key == "seq_len" and mode == "lines") or (fine_tuning and key in model_fields):
+        if key == "seq_len" or (fine_tuning and key in model_fields):
             continue
         target = model_given if key in model_fields else train_given
         target.setdefault(key, value)
     return train_given, model_given
 
 
-def check_engine(config: TrainConfig, model: ModelConfig, processes: int = 1) -> None:
-    """Refuse, in one line, the flags the engine cannot honour (the model config must be resolved)."""
-    if config.engine != "numpy":
-        return
-    if processes > 1:
-        raise CharRNNError(f"--engine numpy trains in one process: run it without torchrun "
-                           f"(this is one of {processes})")
-    if model.embed > 0:
-        raise CharRNNError(f"--engine numpy feeds characters as one-hot vectors and has no embedding: "
-                           f"pass --embed 0 (this model asks for an embedding of {model.embed})")
-    for name in DROPOUTS:
-        if getattr(model, name) > 0:
-            flag = "--" + name.replace("_", "-")
-            raise CharRNNError(f"--engine numpy has no dropout: pass {flag} 0 (got {getattr(model, name)}) "
-                               f"or train with --engine torch")
-    if config.weight_decay > 0:
-        raise CharRNNError("--engine numpy trains with Adagrad and has no weight decay: "
-                           "drop --weight-decay or train with --engine torch")
-    if config.device not in ("auto", "cpu"):
-        raise CharRNNError(f"--engine numpy runs on the CPU: drop --device {config.device}")
-    if config.dtype == "bf16":
-        raise CharRNNError("--engine numpy computes in float64: drop --dtype bf16")
+def preset_seq_len(preset: str | None) -> int:
+    """--seq-len 0 in stream mode: the preset's, else STREAM_SEQ_LEN."""
+    return PRESETS.get(preset or "", {}).get("seq_len", STREAM_SEQ_LEN)

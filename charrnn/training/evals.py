@@ -19,7 +19,8 @@ from charrnn.generation.options import SamplingOptions
 from charrnn.generation.scoring import eval_mode, score_split, score_sums, scores_part, summary
 from charrnn.generation.streaming import Transcript, text_steps, written_pieces
 from charrnn.training import distributed
-from charrnn.training.preparation import RunSetup
+from charrnn.training.engines import Engine
+from charrnn.training.run_setup import RunSetup
 
 EVAL_SAMPLE = SamplingOptions(temperature=0.8)  # the sample printed at each eval
 
@@ -27,13 +28,10 @@ EVAL_SAMPLE = SamplingOptions(temperature=0.8)  # the sample printed at each eva
 class Evals:
     """The scores of one run's weights on its validation split, kept by the loop (loop.py)."""
 
-    def __init__(self, setup: RunSetup, engine) -> None:
+    def __init__(self, setup: RunSetup, engine: Engine) -> None:
         self.setup, self.config, self.run_dir, self.engine = setup, setup.config, setup.run_dir, engine
         self.world = distributed.current()
-        # Evals in the training precision: bf16 scores tinyshakespeare's val split within 2e-4 nats of
-        # fp32 (a 2x512 LSTM; 1e-3 is the bound a test holds) in a third of the time. The numpy
-        # engine's runs are scored in fp32, as the reference they are.
-        self.dtype = "fp32" if engine.name == "numpy" else self.config.dtype
+        self.dtype = engine.eval_dtype  # the training precision, or fp32 for the reference engine
         self.best_val, self.best_step, self.last_val = math.inf, 0, None
         self.best_is_whole = False  # best_val is the whole split's score (after final()), not a subset's
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 from charrnn.flags import field_names
 from charrnn.model_config import ModelConfig
 from charrnn.training import distributed
+from charrnn.training.engines import engine_class
 from charrnn.training.loop import Trainer, TrainResult
-from charrnn.training.numpy_engine import NumpyEngine
-from charrnn.training.preparation import RunSetup, prepare
-from charrnn.training.torch_engine import TorchEngine
-
-ENGINES = {"torch": TorchEngine, "numpy": NumpyEngine}
+from charrnn.training.preparation import prepare
+from charrnn.training.run_setup import RunSetup
 
 
 def train(*inputs: str, **flags) -> TrainResult:
@@ -41,7 +39,7 @@ def run_training(train_flags: dict, model_flags: dict) -> TrainResult:
 def fit(setup: RunSetup) -> TrainResult:
     """Train a prepared run with the engine it asks for; the run folder's lock is let go at the end."""
     try:
-        return Trainer(setup, ENGINES[setup.config.engine](setup)).fit()
+        return Trainer(setup, engine_class(setup.config.engine)(setup)).fit()
     finally:
         if setup.lock is not None:
             setup.lock.release()

@@ -27,7 +27,6 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -35,10 +34,11 @@ from tqdm import tqdm
 
 from charrnn import checkpoint
 from charrnn.data.batches import Batch, Position
-from charrnn.model import CharRNN
 from charrnn.training import distributed
+from charrnn.training.engines import Engine
 from charrnn.training.evals import Evals
-from charrnn.training.preparation import RunSetup, describe
+from charrnn.training.preparation import describe
+from charrnn.training.run_setup import RunSetup
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # each saves after the step and stops, as Ctrl-C does
 
@@ -53,32 +53,6 @@ class TrainResult:
     interrupted: bool = False  # stopped by Ctrl-C (and saved)
     eval_seconds: float = 0.0  # of `elapsed`, the time spent evaluating and printing samples
     stopped_early: bool = False  # --patience: the val loss stopped improving
-
-
-class Engine(Protocol):
-    """What the loop needs of an engine."""
-
-    name: str  # "torch" or "numpy", saved in trainer.safetensors
-    device: torch.device
-    per_sequence_loss: bool  # log the loss per sequence too (the numpy engine: min-char-rnn's number)
-
-    def banner(self) -> str:
-        """The engine's part of the line printed when training starts."""
-
-    def regularise(self, strength: float) -> None:
-        """Set the dropouts and the weight decay to `strength` (0..1) of their configured values."""
-
-    def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
-        """One update: (nats summed over this process's characters, characters, sequences)."""
-
-    def current_model(self) -> CharRNN:
-        """The weights as a CharRNN: what is evaluated, sampled and saved as best/last."""
-
-    def trainer_tensors(self) -> dict[str, torch.Tensor]:
-        """The engine's own part of trainer.safetensors (optimizer, carried state). Every rank calls it."""
-
-    def restore(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Continue from a trainer.safetensors (written by this engine or the other)."""
 
 
 class Trainer:

@@ -39,11 +39,12 @@ from charrnn import checkpoint
 from charrnn.data.batches import IGNORE, Batch
 from charrnn.errors import CharRNNError, warn
 from charrnn.model import CharRNN, ModelConfig
+from charrnn.model_config import DROPOUTS
 from charrnn.reference.convert import from_torch_state, from_torch_state_dict, to_torch_state, to_torch_state_dict
 from charrnn.reference.model import init_params, loss_and_grads
 from charrnn.reference.optim import Adagrad, clip
-from charrnn.training.config import TrainConfig, check_engine
-from charrnn.training.preparation import RunSetup
+from charrnn.training.config import TrainConfig
+from charrnn.training.run_setup import RunSetup
 
 ADAMW_LR = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == "lr")
 
@@ -60,12 +61,48 @@ class NumpyEngine:
     name = "numpy"
     per_sequence_loss = True
     device = torch.device("cpu")
+    eval_dtype = "fp32"  # the reference engine's runs are scored in fp32, as references
+
+    @staticmethod
+    def defaults(train_given: dict, model_given: dict) -> tuple[dict, dict]:
+        """min-char-rnn's engine: no regularisers (a preset's neither), and a new model reads one-hot
+        input through a full output layer (a fine-tuned one keeps its base's)."""
+        train_given = {"weight_decay": 0.0, **train_given}
+        model_given = {**{name: 0.0 for name in DROPOUTS}, **model_given}
+        if not train_given.get("init_from"):
+            if model_given.get("output") == "tied":
+                raise CharRNNError("--engine numpy has a full output layer only: drop --output tied "
+                                   "or train with --engine torch")
+            model_given.setdefault("embed", 0)
+        return train_given, model_given
+
+    @staticmethod
+    def check(config: TrainConfig, model: ModelConfig, processes: int = 1) -> None:
+        """Refuse, in one line, the flags this engine cannot honour (the model config resolved)."""
+        if processes > 1:
+            raise CharRNNError(f"--engine numpy trains in one process: run it without torchrun "
+                               f"(this is one of {processes})")
+        if model.embed > 0:
+            raise CharRNNError(f"--engine numpy feeds characters as one-hot vectors and has no embedding: "
+                               f"pass --embed 0 (this model asks for an embedding of {model.embed})")
+        for name in DROPOUTS:
+            if getattr(model, name) > 0:
+                flag = "--" + name.replace("_", "-")
+                raise CharRNNError(f"--engine numpy has no dropout: pass {flag} 0 (got {getattr(model, name)}) "
+                                   f"or train with --engine torch")
+        if config.weight_decay > 0:
+            raise CharRNNError("--engine numpy trains with Adagrad and has no weight decay: "
+                               "drop --weight-decay or train with --engine torch")
+        if config.device not in ("auto", "cpu"):
+            raise CharRNNError(f"--engine numpy runs on the CPU: drop --device {config.device}")
+        if config.dtype == "bf16":
+            raise CharRNNError("--engine numpy computes in float64: drop --dtype bf16")
 
     def __init__(self, setup: RunSetup) -> None:
         self.config, self.model_config, self.run_dir = setup.config, setup.model_config, setup.run_dir
         self.stream = setup.corpus.mode == "stream"
         m = self.model_config
-        check_engine(self.config, m)  # preparation checked before writing anything; resumes too
+        self.check(self.config, m)  # preparation checked before writing anything; resumes too
         self.params = init_params(m.cell, m.vocab_size, m.hidden, m.layers, seed=self.config.seed)
         if setup.init_weights is not None:
             tensors, _ = checkpoint.load_tensors(setup.init_weights)
@@ -86,7 +123,7 @@ class NumpyEngine:
                 f"{cfg.batch_size} sequence(s) per step one at a time")
 
     def regularise(self, strength: float) -> None:
-        """min-char-rnn's engine has no regularisers (check_engine refuses them)."""
+        """min-char-rnn's engine has no regularisers (check refuses them)."""
 
     def train_step(self, batch: Batch, lr: float) -> tuple[float, int, int]:
         """One update from a batch of B sequences run one at a time."""

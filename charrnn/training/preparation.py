@@ -8,34 +8,21 @@ written, so a refused run leaves nothing behind.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from charrnn import checkpoint
-from charrnn.data.batches import LineBatches, StreamBatches, line_spans, make_batches
+from charrnn.data.batches import line_spans, make_batches
 from charrnn.data.corpus import Corpus, load_corpus, source_files
-from charrnn.data.datasets import dataset_names, get_dataset
-from charrnn.device import check_precision, pick_device
 from charrnn.errors import CharRNNError, warn
 from charrnn.flags import field_names
-from charrnn.model_config import DROPOUTS, ModelConfig
+from charrnn.model_config import ModelConfig
 from charrnn.training import distributed
-from charrnn.training.config import (EVAL_EVERY, FIXED_ON_RESUME, LATER_FIELDS, STREAM_SEQ_LEN, TrainConfig,
-                                     apply_preset, check_engine)
+from charrnn.training.config import EVAL_EVERY, FIXED_ON_RESUME, LATER_FIELDS, TrainConfig, apply_preset, preset_seq_len
+from charrnn.training.engines import engine_class
 from charrnn.training.lock import RunLock
-
-
-@dataclass
-class RunSetup:
-    config: TrainConfig
-    model_config: ModelConfig
-    corpus: Corpus
-    batches: StreamBatches | LineBatches
-    run_dir: Path
-    init_weights: Path | None = None  # --init-from: the weights to start from
-    lock: RunLock | None = None  # rank 0 holds the run folder while it trains (lock.py)
+from charrnn.training.run_setup import RunSetup
 
 
 def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> RunSetup:
@@ -44,11 +31,9 @@ def prepare(train_given: dict, model_given: dict, main_process: bool = True) -> 
     (main_process=False): they read the same corpus and neither check nor write the folder."""
     if train_given.get("resume"):
         return resume_run(train_given, model_given, main_process)
-    if train_given.get("engine") == "numpy":  # min-char-rnn's engine: no regularisers, a preset's neither
-        train_given = {"weight_decay": 0.0, **train_given}
-        model_given = {**{name: 0.0 for name in DROPOUTS}, **model_given}
-    train_given, model_given = apply_preset(train_given, model_given, _expected_mode(train_given),
-                                            fine_tuning=bool(train_given.get("init_from")))
+    engine = engine_class(train_given.get("engine", TrainConfig.engine))
+    train_given, model_given = engine.defaults(train_given, model_given)
+    train_given, model_given = apply_preset(train_given, model_given, fine_tuning=bool(train_given.get("init_from")))
     config = TrainConfig(**train_given)
     if config.init_from:
         return fine_tune_run(config, model_given, main_process)
@@ -61,12 +46,6 @@ def new_run(config: TrainConfig, model_given: dict, main_process: bool = True) -
     run_dir = _new_run_dir(config, name, main_process)
     corpus = load_corpus(files, default_mode if config.mode == "auto" else config.mode, encoding=config.encoding,
                          max_vocab=config.max_vocab or None, val_frac=config.val_frac, name=name)
-    model_given = dict(model_given)
-    if config.engine == "numpy":  # the numpy engine reads one-hot input, as min-char-rnn
-        if model_given.get("output") == "tied":
-            raise CharRNNError("--engine numpy has a full output layer only: drop --output tied "
-                               "or train with --engine torch")
-        model_given.setdefault("embed", 0)
     model_config = ModelConfig(**model_given).resolved(len(corpus.vocab))
     return _finish(config, model_config, corpus, run_dir, main_process)
 
@@ -119,10 +98,8 @@ def _finish(config: TrainConfig, model_config: ModelConfig, corpus: Corpus, run_
     """The shared tail: the checks every path needs, the batches, and (new runs, rank 0) the run files."""
     if not config.resume:
         config = dataclasses.replace(config, out=str(run_dir), mode=corpus.mode,
-                                     seq_len=config.seq_len or auto_seq_len(corpus))
-    check_engine(config, model_config, distributed.current().size)
-    if config.engine == "torch":
-        check_precision(pick_device(config.device), config.dtype, model_config.cell)
+                                     seq_len=config.seq_len or auto_seq_len(corpus, config.preset))
+    engine_class(config.engine).check(config, model_config, distributed.current().size)
     batches = make_batches(corpus.train, corpus.mode, config.batch_size, config.seq_len, config.seed)
     if not config.eval_every:  # saved resolved, as --seq-len is: a resume evaluates at the same steps
         config = dataclasses.replace(config, eval_every=auto_eval_every(batches.epoch_steps()))
@@ -141,21 +118,21 @@ def _write_new_run(config: TrainConfig, model_config: ModelConfig, corpus: Corpu
             raise CharRNNError(f"{run_dir} already holds a run: continue it with --resume, "
                                f"or choose another --out (it is never overwritten)")
         info = checkpoint.RunInfo(model=model_config, train=_saved_train_dict(config), mode=corpus.mode)
-        checkpoint.write_run_files(run_dir, info, corpus.vocab)
+        checkpoint.write_run_config(run_dir, info, corpus.vocab)
         if corpus.mode == "lines":
             lines = corpus.vocab.as_text(np.concatenate([corpus.train, corpus.val]))
-            checkpoint.atomic_write(run_dir / checkpoint.TRAIN_LINES, lines.encode())
+            checkpoint.write_run_file(run_dir / checkpoint.TRAIN_LINES, lines.encode())
     except BaseException:
         lock.release()
         raise
     return lock
 
 
-def auto_seq_len(corpus: Corpus) -> int:
-    """--seq-len 0: 128 characters of BPTT in stream mode; in lines mode the longest training line
-    (with its <eos>), so that every line is learned to its end."""
+def auto_seq_len(corpus: Corpus, preset: str | None = None) -> int:
+    """--seq-len 0: in stream mode the preset's characters of BPTT, else 128 (STREAM_SEQ_LEN); in lines
+    mode the longest training line (with its <eos>), so that every line is learned to its end."""
     if corpus.mode != "lines" or len(corpus.train) == 0:
-        return STREAM_SEQ_LEN
+        return preset_seq_len(preset)
     spans = line_spans(corpus.train)
     return int((spans[:, 1] - spans[:, 0]).max())
 
@@ -164,16 +141,6 @@ def auto_eval_every(pass_steps: int) -> int:
     """--eval-every 0: every EVAL_EVERY steps, or every pass when a pass is under half of that, so that
     evals are never more than two passes apart (small corpora memorise within a few; config.py)."""
     return EVAL_EVERY if 2 * pass_steps >= EVAL_EVERY else max(1, pass_steps)
-
-
-def _expected_mode(train_given: dict) -> str:
-    """The mode the run will have, before its corpus is read (for the preset's stream-only flags)."""
-    mode = train_given.get("mode", "auto")
-    if mode == "auto" and train_given.get("init_from"):  # a fine-tuned run keeps its base's mode
-        return checkpoint.read_run(Path(train_given["init_from"]))[0].mode
-    if mode == "auto" and train_given.get("dataset") in dataset_names():
-        return get_dataset(train_given["dataset"]).default_mode
-    return "stream" if mode == "auto" else mode
 
 
 def corpus_files(config: TrainConfig) -> tuple[list[Path], str, str]:

@@ -18,26 +18,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import permutations
+from typing import Protocol
 
 import torch
 
 from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import per_sample
 from charrnn.vocab import Vocabulary
+from charrnn.writers.poem_form import PoemForm
 
 MAX_KEYWORDS = 3
 
 
-def parse_keywords(text: str | Sequence[str] | None) -> tuple[str, ...]:
-    """"月,江" or ["月", "江"] -> ("月", "江"): split on commas (， too) and spaces, each once."""
-    if text is None:
-        return ()
-    parts = text.replace("，", ",").replace(" ", ",").split(",") if isinstance(text, str) else list(text)
-    return tuple(dict.fromkeys(p.strip() for p in parts if p.strip()))
+class FormConstraint(Protocol):
+    """What a keyword constraint wraps: a form's own constraint (poems.PoemConstraint, verse.VerseConstraint)."""
+
+    def allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+        """(V,) bool: the ids the form allows after `written`."""
+
+    def keyword_fits(self, pos: int, char: str) -> bool:
+        """May `char` stand at `pos` inside a keyword."""
+
+    def complete(self, written: Sequence[int]) -> bool:
+        """The form is finished."""
 
 
 class KeywordConstraint:
-    def __init__(self, base, form, vocab: Vocabulary, device: torch.device | str = "cpu") -> None:
+    def __init__(self, base: FormConstraint, form: PoemForm, vocab: Vocabulary,
+                 device: torch.device | str = "cpu") -> None:
         """`base`: the form's constraint, whose `keyword_fits(position, char)` says where a keyword's
         characters may stand (a line character, off heads and rhymes, of the right tone)."""
         self.base, self.form, self.keywords, self.vocab, self.device = base, form, form.keywords, vocab, device
@@ -78,8 +86,8 @@ class KeywordConstraint:
         mask[[self.vocab.id_of(c) for c in chars]] = True
         return mask
 
-    def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
-        base = self.base._allowed_one(written)
+    def allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+        base = self.base.allowed_one(written)
         p, n = len(written), self.form.chars_per_line + 1
         if p >= self.form.length or p % n == n - 1:
             return base
@@ -100,7 +108,7 @@ class KeywordConstraint:
         return base & self._mask(starts) if starts else base
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        return per_sample([self._allowed_one(w) for w in written])
+        return per_sample([self.allowed_one(w) for w in written])
 
     def complete(self, written: Sequence[int]) -> bool:
         return self.base.complete(written)

@@ -77,7 +77,7 @@ class NameConstraint:
         self.only_end = ~self.anything
         self.only_end[EOS] = True
 
-    def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+    def allowed_one(self, written: Sequence[int]) -> torch.Tensor:
         n = len(self.rules.starts_with) + len(written)
         if n < self.rules.min_len:
             return self.no_end
@@ -86,7 +86,7 @@ class NameConstraint:
         return self.anything
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        return per_sample([self._allowed_one(w) for w in written])
+        return per_sample([self.allowed_one(w) for w in written])
 
     def complete(self, written: Sequence[int]) -> bool:
         return False  # a name ends at <eos>

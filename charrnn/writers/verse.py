@@ -20,6 +20,7 @@ from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import per_sample
 from charrnn.vocab import SPECIALS, Vocabulary
 from charrnn.writers.meter import OPENINGS, Pattern, choose
+from charrnn.writers.poem_form import PoemForm
 from charrnn.writers.rhyme_books import PING, ZE, ping_groups, tones
 
 
@@ -36,7 +37,8 @@ def _tables(book: str, line_chars: tuple[str, ...], chars: tuple[str, ...]) -> t
 
 
 class VerseConstraint:
-    def __init__(self, form, vocab: Vocabulary, line_chars: list[str], device: torch.device | str = "cpu") -> None:
+    def __init__(self, form: PoemForm, vocab: Vocabulary, line_chars: list[str],
+                 device: torch.device | str = "cpu") -> None:
         self.form, self.V, self.device = form, len(vocab), device
         n, m, book = form.chars_per_line, form.lines, form.book
         self.marks = {mark: self._mask([vocab.id_of(mark)]) for mark in ("，", "。")}
@@ -91,7 +93,7 @@ class VerseConstraint:
         char = self.vocab.decode([written[self.decide_col]])
         return self.candidates[PING if PING in tones(self.form.book, char) else ZE]
 
-    def _allowed_one(self, written: Sequence[int]) -> torch.Tensor:
+    def allowed_one(self, written: Sequence[int]) -> torch.Tensor:
         form, p = self.form, len(written)
         n = form.chars_per_line
         line, col = divmod(min(p, form.length - 1), n + 1)
@@ -121,7 +123,7 @@ class VerseConstraint:
         return mask
 
     def allowed(self, written: Sequence[Sequence[int]]) -> torch.Tensor:
-        return per_sample([self._allowed_one(w) for w in written])
+        return per_sample([self.allowed_one(w) for w in written])
 
     def keyword_fits(self, pos: int, char: str) -> bool:
         """May `char` stand at `pos` inside a keyword: a line character off the heads, rhymes and marks,

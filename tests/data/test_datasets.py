@@ -1,4 +1,4 @@
-"""The dataset registry: mirror lookup, verified downloads from a local server, preparation rules."""
+"""The datasets: the catalog, mirror lookup, verified downloads from a local server, preparation rules."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from charrnn.data import datasets, registry
-from charrnn.data.datasets import (
+from charrnn.data import catalog, downloads
+from charrnn.data.catalog import (
     DATASETS,
     Dataset,
-    dataset_files,
     dataset_names,
     get_dataset,
     prepare_dart_names,
@@ -28,6 +27,7 @@ from charrnn.data.datasets import (
     prepare_nietzsche,
     prepare_tang_poems,
 )
+from charrnn.data.downloads import dataset_files
 from charrnn.errors import CharRNNError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +42,7 @@ def isolated(tmp_path, monkeypatch):
     """No real cache, no mirror unless a test asks for one, and short network timeouts."""
     monkeypatch.setenv("CHARRNN_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("CHARRNN_DATA", raising=False)
-    monkeypatch.setattr(datasets, "DOWNLOAD_TIMEOUT_S", 5.0)
+    monkeypatch.setattr(downloads, "DOWNLOAD_TIMEOUT_S", 5.0)
 
 
 def cache_files(tmp_path: Path) -> list[Path]:
@@ -80,10 +80,10 @@ def server(tmp_path):
         thread.join(timeout=5)
 
 
-# --- registry and mirror ------------------------------------------------------------------------
+# --- catalog and mirror ------------------------------------------------------------------------
 
 
-def test_registry_names_and_modes():
+def test_catalog_names_and_modes():
     assert dataset_names() == [
         "tinyshakespeare", "tang-poems", "dinosaurs", "nietzsche", "jinyong-names", "gulong-names", "wuxia-names",
         "sonnets", "tianlongbabu-names", "python-stdlib"
@@ -110,7 +110,7 @@ def test_unknown_name_lists_known_names():
 
 
 @needs_mirror
-def test_registry_checksums_and_sizes_match_the_mirror():
+def test_catalog_checksums_and_sizes_match_the_mirror():
     lines = (MIRROR / "SHA256SUMS").read_text().splitlines()
     sums = {path: digest for digest, path in (line.split() for line in lines if line.strip())}
     for name in FILE_DATASETS:
@@ -145,7 +145,7 @@ def test_python_stdlib_is_offline_and_top_level(monkeypatch):
 
 
 def test_python_stdlib_without_sources_is_a_clear_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(datasets.sysconfig, "get_paths", lambda: {"stdlib": str(tmp_path)})
+    monkeypatch.setattr(downloads.sysconfig, "get_paths", lambda: {"stdlib": str(tmp_path)})
     with pytest.raises(CharRNNError, match="python-stdlib.*no \\*.py files"):
         dataset_files("python-stdlib")
 
@@ -157,7 +157,7 @@ def test_offline_error_names_url_and_mirror_variable(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise urllib.error.URLError(OSError("Temporary failure in name resolution"))
 
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", no_network)
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", no_network)
     monkeypatch.setenv("CHARRNN_DATA", str(tmp_path / "empty-mirror"))
     with pytest.raises(CharRNNError) as e:
         dataset_files("tinyshakespeare")
@@ -276,7 +276,7 @@ def test_tang_poems_filter():
 def test_tang_poems_accept_extension_ideographs_and_keep_the_first_40000(monkeypatch):
     rare = "㮰𥳇一二三，四五六七八。"  # extension A and B characters count as Han
     assert prepare_tang_poems([tang_json([rare])]) == rare + "\n"
-    monkeypatch.setattr(registry, "TANG_POEMS_KEPT", 2)
+    monkeypatch.setattr(catalog, "TANG_POEMS_KEPT", 2)
     poems = [[f"{a}二三四五，六七八九十。"] for a in "甲乙丙"]
     kept = prepare_tang_poems([tang_json(*poems)]).splitlines()
     assert kept == ["甲二三四五，六七八九十。", "乙二三四五，六七八九十。"]

@@ -17,7 +17,7 @@ import torch
 
 import charrnn
 from charrnn import checkpoint
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.export.folder import export_onnx, export_web
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
@@ -32,7 +32,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "export"
 
 
 def write_run(folder: Path, model: CharRNN, vocab: Vocabulary, mode: str = "stream") -> Path:
-    checkpoint.write_run_files(folder, checkpoint.RunInfo(model.config, {}, mode), vocab)
+    checkpoint.write_run_config(folder, checkpoint.RunInfo(model.config, {}, mode), vocab)
     checkpoint.save_tensors(folder / checkpoint.BEST, model.state_dict())
     return folder
 
@@ -148,7 +148,7 @@ def open_export(browser, folder: Path):
 
 
 def test_the_web_export_writes_poems_in_the_browser(browser, poems_run, tmp_path):
-    from charrnn.writers.poems import is_line_char
+    from charrnn.writers.poem_form import is_line_char
 
     model = charrnn.load(poems_run, device="cpu")
     heads = "".join([c for c in model.vocab.chars if is_line_char(c)][20:24])

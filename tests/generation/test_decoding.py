@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import charrnn
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.generation.decoding import Rules, prime_ids
 from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions

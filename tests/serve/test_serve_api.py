@@ -17,7 +17,7 @@ from charrnn.errors import CharRNNError
 from charrnn.serve import Limits, create_app
 from charrnn.generation.streaming import StopCutter
 from charrnn.serve.registry import find_runs
-from charrnn.writers.poems import is_line_char
+from charrnn.writers.poem_form import is_line_char
 from serve_fixtures import runs_folder, sse_json  # noqa: F401 (fixtures)
 
 
@@ -369,10 +369,10 @@ def test_find_runs(tmp_path, tiny_run, runs_folder):
 def test_serve_command_flags_and_errors(tmp_path, capsys):
     import argparse
 
-    from charrnn.serve.command import add_serve_parser, cmd_serve
+    from charrnn.commands.serve import add_parsers, cmd_serve
 
     parser = argparse.ArgumentParser(prog="charrnn")
-    add_serve_parser(parser.add_subparsers(dest="command"))
+    add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve", str(tmp_path)])
     assert (args.host, args.port, args.max_concurrency, args.cors) == ("127.0.0.1", 8000, 4, [])
     with pytest.raises(CharRNNError, match="neither a run folder"):
@@ -408,7 +408,7 @@ def test_an_api_key_guards_the_api_but_not_the_page(runs_folder):
 
 
 def test_the_serve_command_reads_the_key_from_the_environment(runs_folder, monkeypatch, capsys):
-    import charrnn.serve.command as command
+    import charrnn.commands.serve as command
 
     seen = {}
 

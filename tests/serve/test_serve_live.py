@@ -15,7 +15,7 @@ import pytest
 
 import charrnn
 from charrnn.serve import create_app
-from charrnn.writers.poems import is_line_char
+from charrnn.writers.poem_form import is_line_char
 from conftest import REPO_ROOT
 from serve_fixtures import live_server, runs_folder  # noqa: F401 (fixtures)
 
@@ -145,12 +145,9 @@ def test_the_serve_command_in_a_subprocess(tiny_run, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    runner = ("import argparse, sys; from charrnn.serve.command import add_serve_parser, cmd_serve; "
-              "p = argparse.ArgumentParser(); add_serve_parser(p.add_subparsers()); "
-              "sys.exit(cmd_serve(p.parse_args(sys.argv[1:])))")
     log = tmp_path / "server.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-c", runner, "serve", str(tiny_run), "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "-m", "charrnn", "serve", str(tiny_run), "--port", str(port),
                                  "--device", "cpu", "--max-concurrency", "2"], stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from charrnn import checkpoint
-from charrnn.training.launch import ENGINES, fit
+from charrnn.training.engines import ENGINES
+from charrnn.training.launch import fit
 from charrnn.training.evals import Evals
 from charrnn.training.loop import Trainer
 from charrnn.training.preparation import auto_eval_every, prepare

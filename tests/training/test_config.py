@@ -30,10 +30,25 @@ def test_cpu_10min_is_the_defaults_with_a_ten_minute_budget():
     assert apply_preset({"preset": "cpu-10min"}, {}) == ({"preset": "cpu-10min", "max_time": 600}, {})
 
 
-def test_a_presets_seq_len_is_for_stream_mode():
-    train, _ = apply_preset({"preset": "cpu-2min"}, {}, mode="lines")
-    assert "seq_len" not in train and train["max_time"] == 115
-    assert apply_preset({"preset": "cpu-2min"}, {}, mode="stream")[0]["seq_len"] == 64
+def test_a_presets_seq_len_is_for_stream_mode(tmp_path, shakespeare_file):
+    """Resolved once the corpus is read, so the mode is known without opening the dataset twice."""
+    names = tmp_path / "names.txt"
+    names.write_text("".join(f"{'Abcdefghij' * (1 + i % 9)}\n" for i in range(60)), encoding="utf-8")
+    lines = prepare({"inputs": [str(names)], "mode": "lines", "out": str(tmp_path / "l"), "preset": "cpu-2min"}, {})
+    lines.lock.release()
+    assert lines.config.seq_len > 64 and lines.config.max_time == 115  # the longest line, the preset's time
+    stream = prepare({"inputs": [str(shakespeare_file)], "out": str(tmp_path / "s"), "preset": "cpu-2min"}, {})
+    stream.lock.release()
+    assert stream.config.seq_len == 64 and "seq_len" not in apply_preset({"preset": "cpu-2min"}, {})[0]
+
+
+def test_the_engine_choices_are_the_engines():
+    from dataclasses import fields
+
+    from charrnn.training.engines import ENGINES
+
+    choices = next(f for f in fields(TrainConfig) if f.name == "engine").metadata["choices"]
+    assert set(choices) == set(ENGINES)
 
 
 def test_the_numpy_engine_runs_unregularised_by_default(tmp_path, shakespeare_file):

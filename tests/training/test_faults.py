@@ -17,7 +17,7 @@ import torch
 
 import charrnn
 from charrnn import checkpoint, files
-from charrnn.cli import main
+from charrnn.commands.main import main
 from conftest import TINY_MODEL, TINY_TRAIN
 
 TRAIN = ["--hidden", "8", "--layers", "1", "--batch-size", "4", "--seq-len", "16", "--eval-every", "5",

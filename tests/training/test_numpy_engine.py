@@ -10,7 +10,7 @@ import torch
 
 import charrnn
 from charrnn import checkpoint
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.reference import forward, to_torch_state_dict
 from charrnn.training.launch import fit
 from charrnn.training.numpy_engine import to_charrnn

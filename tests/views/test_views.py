@@ -8,7 +8,7 @@ import pytest
 
 import charrnn
 from charrnn import checkpoint
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.errors import CharRNNError
 from charrnn.views.curves import plot, read_curve
 from charrnn.views.terminal import render_plain, render_tty

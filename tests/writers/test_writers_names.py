@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 import charrnn
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.checkpoint import TRAIN_LINES
 from conftest import MIRROR, TINY_TRAIN
 from test_cli import fails_cleanly

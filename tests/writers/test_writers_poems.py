@@ -8,11 +8,12 @@ import torch
 
 import charrnn
 from charrnn import checkpoint
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.errors import CharRNNError
 from charrnn.model import CharRNN, ModelConfig
 from charrnn.vocab import Vocabulary
-from charrnn.writers.poems import FORMS, PoemConstraint, PoemForm, clean_heads, poem_lines, write_poems
+from charrnn.writers.poem_form import FORMS, PoemForm, clean_heads, poem_lines
+from charrnn.writers.poems import PoemConstraint, write_poems
 from charrnn.writers.rhyme import rhyme_group, rhyme_groups
 from conftest import MIRROR
 from test_cli import fails_cleanly
@@ -39,7 +40,7 @@ def untrained_run(folder, chars: str, mode: str = "lines"):
     """A run folder with random weights over `chars`: for vocabularies no corpus has."""
     vocab = Vocabulary(sorted(set(chars)))
     config = ModelConfig(cell="gru", layers=1, hidden=8).resolved(len(vocab))
-    checkpoint.write_run_files(folder, checkpoint.RunInfo(model=config, train={}, mode=mode), vocab)
+    checkpoint.write_run_config(folder, checkpoint.RunInfo(model=config, train={}, mode=mode), vocab)
     checkpoint.save_tensors(folder / checkpoint.LAST, CharRNN(config).state_dict())
     return folder
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 import charrnn
-from charrnn.cli import main
+from charrnn.commands.main import main
 from charrnn.errors import CharRNNError
 from charrnn.writers.meter import check, verse_lines
-from charrnn.writers.poems import FORMS, PoemForm, write_poems
+from charrnn.writers.poem_form import FORMS, PoemForm
+from charrnn.writers.poems import write_poems
 
 REGULAR = "贞条障曲砌，翠叶贯寒霜。拂牖分龙影，临池待凤翔。"  # tang-poems' first poem, 赋得临池竹
 # the patterns as a textbook writes them out (first line not rhyming in 5, rhyming in 7)

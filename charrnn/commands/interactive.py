@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 from charrnn.errors import CharRNNError
 from charrnn.generation.options import option_names, sampling_options
+
+if TYPE_CHECKING:
+    from charrnn.trained import TrainedModel
 
 PROMPT = "> "
 
@@ -84,7 +88,7 @@ def command(line: str, settings: dict) -> str:
     return f"{name.replace('_', '-')} = {settings[name]}"
 
 
-def complete(model, prime: str, settings: dict, out, turn: int = 0) -> None:
+def complete(model: TrainedModel, prime: str, settings: dict, out: TextIO, turn: int = 0) -> None:
     """Print `prime` and its completion; with a seed, completion `turn` uses seed + turn, so a session
     can be replayed but two turns do not share their random numbers."""
     out.write(prime)
@@ -101,7 +105,8 @@ def complete(model, prime: str, settings: dict, out, turn: int = 0) -> None:
     out.flush()
 
 
-def interactive(model, settings: dict, read: Callable[[str], str] = input, out=None) -> int:
+def interactive(model: TrainedModel, settings: dict, read: Callable[[str], str] = input,
+                out: TextIO | None = None) -> int:
     """The prompt loop; `settings` are the keys of SETTINGS (the CLI's flags). Returns the exit code."""
     out = out or sys.stdout
     check(settings)

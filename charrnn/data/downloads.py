@@ -1,6 +1,4 @@
-"""The dataset registry: where each named corpus comes from, how it is prepared, and its checksum.
-
-`dataset_files(name)` finds a dataset's text in this order:
+"""Where a named dataset's text is found: `dataset_files(name)` looks in this order:
 
     $CHARRNN_DATA/<mirror_path>            a local mirror (tests and CI point it at shared/corpora)
     <cache>/datasets/<name>/<file>         an earlier download, verified when it was written
@@ -8,12 +6,11 @@
 
 A download that does not reproduce the recorded sha256 is refused and nothing is cached, so a
 cached file always holds exactly the text the README's numbers were measured on. The datasets
-themselves, their sources and their preparation are in registry.py.
+themselves, their sources and their preparation are the catalog (catalog.py).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import http.client
 import logging
@@ -26,8 +23,7 @@ import urllib.request
 from pathlib import Path
 
 from charrnn.data.cache import cache_dir
-from charrnn.data.registry import (DATASETS, Dataset, prepare_dart_names, prepare_lf, prepare_names,
-                                   prepare_nietzsche, prepare_tang_poems)
+from charrnn.data.catalog import Dataset, get_dataset
 from charrnn.errors import CharRNNError
 from charrnn.files import write_atomic
 
@@ -36,18 +32,6 @@ log = logging.getLogger(__name__)
 DATA_ENV = "CHARRNN_DATA"
 DOWNLOAD_TIMEOUT_S = 30.0
 USER_AGENT = "charrnn-dataset-download (Python urllib)"
-
-
-def dataset_names() -> list[str]:
-    return list(DATASETS)
-
-
-def get_dataset(name: str) -> Dataset:
-    if name in DATASETS:
-        return DATASETS[name]
-    close = difflib.get_close_matches(name, DATASETS, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise CharRNNError(f"unknown dataset {name!r}: {hint}known datasets: {', '.join(DATASETS)}")
 
 
 def dataset_files(name: str) -> list[Path]:
@@ -161,6 +145,3 @@ def _fetch(url: str, dest: Path) -> None:
     with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response, open(dest, "wb") as f:
         shutil.copyfileobj(response, f, length=1 << 20)  # to disk in 1 MiB pieces, not one big read
 
-
-__all__ = ["DATASETS", "DATA_ENV", "Dataset", "dataset_files", "dataset_names", "get_dataset", "prepare_dart_names",
-           "prepare_lf", "prepare_names", "prepare_nietzsche", "prepare_tang_poems"]

@@ -1,4 +1,6 @@
-"""`charrnn <command>`: parse the flags, call one library function, print. Nothing else lives here.
+"""`charrnn <command>`: the parser of every command, and train, eval, info and datasets. Each
+command parses its flags, calls one library function and prints; the others live beside this
+module (write.py, inside.py, serve.py, export.py), each adding its own parsers.
 
 Bad input ends in one line on stderr (`charrnn: error: ...`) and exit code 2, never a traceback.
 """
@@ -13,15 +15,12 @@ from pathlib import Path
 
 # Only modules without torch at the top: `charrnn --help` must not wait for it. A command's own
 # code is imported when it runs.
+from charrnn.commands import export, inside, serve, write
+from charrnn.commands.arguments import add_dataclass_arguments, add_run_flags, given_fields, load_run
 from charrnn.errors import CharRNNError
-from charrnn.export.command import add_export_parser, cmd_export
-from charrnn.flags import add_dataclass_arguments, given_fields
 from charrnn.model_config import DROPOUTS, ModelConfig
-from charrnn.serve.command import add_serve_parser, cmd_serve  # cheap: FastAPI is imported on use
 from charrnn.training.config import TrainConfig
 from charrnn.version import __version__
-from charrnn.views.command import VIEW_COMMANDS, add_view_parsers
-from charrnn.writing_cli import WRITING_COMMANDS, add_writing_parsers
 
 EXAMPLES = """examples:
   charrnn train --dataset tinyshakespeare --max-time 600 --out runs/shakespeare
@@ -47,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"charrnn {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_train_parser(commands)
-    add_writing_parsers(commands)
+    write.add_parsers(commands)
     _add_run_parsers(commands)
-    add_view_parsers(commands)
-    add_export_parser(commands)
-    add_serve_parser(commands)
+    inside.add_parsers(commands)
+    export.add_parsers(commands)
+    serve.add_parsers(commands)
     return parser
 
 
@@ -66,14 +65,12 @@ def _add_train_parser(commands) -> None:
 
 def _add_run_parsers(commands) -> None:
     p = commands.add_parser("eval", help="score text files: loss in nats/char, bits/char, perplexity")
-    p.add_argument("run", metavar="RUN", help="a run folder")
+    add_run_flags(p)
     p.add_argument("files", nargs="+", metavar="FILE", help="text files to score (as one text)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--exact", action="store_true", help="score as one single stream (slower; default: "
                    "parallel pieces with a burn-in, within about 2e-3 nats)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of the files (default: utf-8)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
 
     p = commands.add_parser("info", help="show a run: configs, size, vocabulary, steps, best val")
     p.add_argument("run", metavar="RUN", help="a run folder")
@@ -98,10 +95,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from charrnn.trained import load
     from charrnn.data.corpus import read_text
 
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     text = "".join(read_text(Path(f), args.encoding) for f in args.files)
     result = model.evaluate(text, exact=args.exact)
     if args.json:
@@ -137,7 +133,7 @@ def regularisers(model: dict) -> str:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from charrnn.data.datasets import DATASETS
+    from charrnn.data.catalog import DATASETS
 
     width = max(len(name) for name in DATASETS)
     for d in DATASETS.values():
@@ -145,9 +141,8 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, **WRITING_COMMANDS, "eval": cmd_eval,
-            "info": cmd_info, "datasets": cmd_datasets, "serve": cmd_serve, "export": cmd_export,
-            **VIEW_COMMANDS}
+COMMANDS = {"train": cmd_train, **write.COMMANDS, "eval": cmd_eval, "info": cmd_info, "datasets": cmd_datasets,
+            **serve.COMMANDS, **export.COMMANDS, **inside.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import sys
 import time
 
 import charrnn
-from charrnn.writers.interactive import command, interactive
+from charrnn.commands.interactive import command, interactive
 
 SETTINGS = dict(length=20, temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, repetition_window=32,
                 no_repeat_ngram=0, beam=0, seed=1, stop=None)

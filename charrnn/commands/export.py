@@ -1,5 +1,5 @@
 """`charrnn export RUN --format onnx|web [-o DIR] [--force]`: the flags, then charrnn.export.folder.
-Wired into charrnn.cli as `add_export_parser(commands)` and `cmd_export`; onnx and torch are imported
+Wired into charrnn.commands.main as `add_parsers(commands)` and COMMANDS; onnx and torch are imported
 when the command runs."""
 
 from __future__ import annotations
@@ -7,21 +7,21 @@ from __future__ import annotations
 import argparse
 import time
 
+from charrnn.commands.arguments import add_run_flags
 from charrnn.errors import CharRNNError
 
 
-def add_export_parser(commands) -> None:
+def add_parsers(commands) -> None:
     p = commands.add_parser("export", help="export a run: ONNX, or a static web page that writes in the browser",
                             description="Write a folder that runs the model without charrnn: ONNX (for "
                             "onnxruntime and other runtimes) or a static web page (no server, no network).")
-    p.add_argument("run", metavar="RUN", help="a run folder")
+    add_run_flags(p, device=False)
     p.add_argument("--format", required=True, metavar="FORMAT", help="onnx or web")
     p.add_argument("-o", "--out", default=None, metavar="DIR",
                    help="the folder to write (default: export-onnx or export-web in the run folder)")
     p.add_argument("--force", action="store_true", help="replace the folder if it is not empty")
     p.add_argument("--poems", action="store_true",
                    help="web: offer the poem form (default: when the vocabulary has ， and 。; refused without them)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -38,3 +38,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.format == "web":
         print(f"serve it with any static server, e.g. `python -m http.server -d {out}`, and open the page")
     return 0
+
+
+COMMANDS = {"export": cmd_export}

@@ -1,6 +1,7 @@
-"""`charrnn plot`, `charrnn inspect` and `charrnn neurons`: the flags, and the commands that print or
-write the views. Wired into charrnn.cli as `add_view_parsers(commands)` and VIEW_COMMANDS; the work
-(torch, matplotlib) is imported when a command runs, so `charrnn --help` stays fast.
+"""`charrnn plot`, `charrnn inspect` and `charrnn neurons`: looking inside a run. The flags, and the
+commands that print or write the views (charrnn.views) of what the facade finds. Wired into
+charrnn.commands.main as `add_parsers(commands)` and COMMANDS; the work (torch, matplotlib) is
+imported when a command runs, so `charrnn --help` stays fast.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from charrnn.commands.arguments import add_run_flags, load_run
 from charrnn.errors import CharRNNError
 
 EXCERPT_CHARS = 240  # the neurons command shows each top unit on this much of the text
@@ -18,17 +20,15 @@ FINDER_CHARS = 20_000  # --html: the finder reads at most this much (every unit 
 
 def _add_model_flags(p: argparse.ArgumentParser, text_required: bool) -> None:
     """The run, where its text comes from, and how the run is loaded."""
-    p.add_argument("run", metavar="RUN", help="a run folder")
+    add_run_flags(p)
     source = p.add_mutually_exclusive_group(required=text_required)
     source.add_argument("--text", help="the text to read" + ("" if text_required else
                                                              " (default: the run's validation text)"))
     source.add_argument("--file", help="a file to read (- for standard input)")
     p.add_argument("--encoding", default="utf-8", help="text encoding of --file (default: utf-8)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
 
 
-def add_view_parsers(commands) -> None:
+def add_parsers(commands) -> None:
     p = commands.add_parser("plot", help="draw training curves of one or more runs (PNG or SVG)",
                             description="Train and val loss (nats/char, bits/char on the right) of each run, "
                             "overlaid; the best val starred. Works on a run still training.")
@@ -100,7 +100,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     from charrnn.inside.inspection import Unit
-    from charrnn.trained import load
     from charrnn.views import html, terminal
 
     color = _color(args.color)
@@ -108,7 +107,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     html_path = Path(args.html) if args.html else None
     if html_path is not None and not html_path.parent.is_dir():
         raise CharRNNError(f"--html {html_path}: the folder {html_path.parent} does not exist")
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     text = _text(args)
     shown = units + ([color] if isinstance(color, Unit) and color not in units else [])
     findings = []
@@ -134,12 +133,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_neurons(args: argparse.Namespace) -> int:
-    from charrnn.trained import load
     from charrnn.views import terminal
 
     if args.top < 1 or args.max_chars < 2:
         raise CharRNNError("--top must be >= 1 and --max-chars >= 2")
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     report = model.neuron_report(_text(args), args.top, args.max_chars)
     findings = report.units
     if args.json:
@@ -159,4 +157,4 @@ def cmd_neurons(args: argparse.Namespace) -> int:
     return 0
 
 
-VIEW_COMMANDS = {"plot": cmd_plot, "inspect": cmd_inspect, "neurons": cmd_neurons}
+COMMANDS = {"plot": cmd_plot, "inspect": cmd_inspect, "neurons": cmd_neurons}

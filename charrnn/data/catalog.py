@@ -1,14 +1,18 @@
-"""The registry of named datasets: each one's public sources at pinned commits, how its text is
+"""The catalog of named datasets: each one's public sources at pinned commits, how its text is
 prepared from them (following shared/corpora/README.md exactly, so the sha256 matches), its
-checksum and its default mode. Finding and downloading them is datasets.py.
+checksum and its default mode; `get_dataset(name)` looks one up. Finding and downloading their
+text is downloads.py.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from charrnn.errors import CharRNNError
 
 _RAW = "https://raw.githubusercontent.com"
 
@@ -247,3 +251,13 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+def dataset_names() -> list[str]:
+    return list(DATASETS)
+
+
+def get_dataset(name: str) -> Dataset:
+    if name in DATASETS:
+        return DATASETS[name]
+    close = difflib.get_close_matches(name, DATASETS, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise CharRNNError(f"unknown dataset {name!r}: {hint}known datasets: {', '.join(DATASETS)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from charrnn import checkpoint
-from charrnn.data.datasets import dataset_files
+from charrnn.data.downloads import dataset_files
 from charrnn.errors import CharRNNError
 from charrnn.trained import load
 from charrnn.training.launch import train

@@ -1,6 +1,6 @@
 """`charrnn sample`, `charrnn poem` and `charrnn names`: the writing commands' flags, and the commands
-that print what the library writes (the decoding flags are SamplingOptions' fields). Wired into
-charrnn.cli as `add_writing_parsers(commands)` and WRITING_COMMANDS; torch is imported when one runs.
+that print what the facade writes (the decoding flags are SamplingOptions' fields). Wired into
+charrnn.commands.main as `add_parsers(commands)` and COMMANDS; torch is imported when one runs.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from charrnn.commands.arguments import add_dataclass_arguments, add_run_flags, given_fields, load_run
 from charrnn.errors import CharRNNError
-from charrnn.flags import add_dataclass_arguments, given_fields
 from charrnn.generation.options import SamplingOptions
 
 
@@ -37,21 +37,18 @@ def _add_sampling_flags(p: argparse.ArgumentParser, beam: bool = True) -> None:
     group.add_argument("--show-logprob", action="store_true",
                        help="print each text's log-probability under the model (total and per character) on stderr")
     group.add_argument("--json", action="store_true", help="print a JSON list instead of text")
-    group.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
-    group.add_argument("--checkpoint", default="best", choices=("best", "last"),
-                       help="which weights to use (default: best)")
     add_dataclass_arguments(p, SamplingOptions, "sampling")
 
 
 def _decoding(args: argparse.Namespace) -> dict:
-    """The decoding flags the user typed, as keyword arguments of TrainedModel.samples."""
+    """The decoding flags the user typed, as keyword arguments of the facade's writers."""
     return {**given_fields(args, SamplingOptions), "seed": args.seed,
             **({"beam": args.beam} if getattr(args, "beam", 0) else {})}
 
 
-def add_writing_parsers(commands) -> None:
+def add_parsers(commands) -> None:
     p = commands.add_parser("sample", help="write text with a trained run (streams to stdout)")
-    p.add_argument("run", metavar="RUN", help="a run folder")
+    add_run_flags(p)
     p.add_argument("--prime", default="", help="text to start from (default: none)")
     p.add_argument("--length", type=int, default=500, help="characters to write per sample (default: 500)")
     p.add_argument("--num", type=int, default=1, help="how many samples, written as one batch (default: 1)")
@@ -63,7 +60,7 @@ def add_writing_parsers(commands) -> None:
     p = commands.add_parser("poem", help="write regular Chinese poems: 绝句/律诗, acrostic, rhyming",
                             description="Write Chinese poems of an exact form with a run trained on poems "
                             "(e.g. --dataset tang-poems): every line has its length and its mark by construction.")
-    p.add_argument("run", metavar="RUN", nargs="?", help="a run folder (not with --check)")
+    add_run_flags(p, "a run folder (not with --check)", optional=True)
     p.add_argument("--form", default=None, help="wujue (五言绝句, 5x4), qijue (七言绝句, 7x4), wulv (五言律诗, 5x8) "
                    "or qilv (七言律诗, 7x8) (default: wujue, or 5 characters a line with --acrostic)")
     p.add_argument("--chars-per-line", type=int, default=None, metavar="N", help="any regular form: N characters a line")
@@ -86,7 +83,7 @@ def add_writing_parsers(commands) -> None:
 
     p = commands.add_parser("names", help="invent names with a lines-mode run (dinosaurs, jinyong-names)",
                             description="Sample names, one per line, each to the end token.")
-    p.add_argument("run", metavar="RUN", help="a run folder trained in lines mode")
+    add_run_flags(p, "a run folder trained in lines mode")
     p.add_argument("--num", type=int, default=20, help="how many names (default: 20)")
     p.add_argument("--new-only", action="store_true", help="drop names found in the training data and repeats, "
                    "and sample more until there are --num")
@@ -115,13 +112,11 @@ def _logprob_fields(text: str, logprobs: list[float]) -> dict:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from charrnn.trained import load
-
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     decoding = _decoding(args)
     temperatures = decoding.pop("temperature", [SamplingOptions().temperature])
     if args.interactive:
-        from charrnn.writers.interactive import interactive
+        from charrnn.commands.interactive import interactive
 
         if args.num != 1 or len(temperatures) > 1 or args.json:
             raise CharRNNError("--interactive writes one completion at a time: drop --num and --json, give one "
@@ -159,14 +154,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_poem(args: argparse.Namespace) -> int:
     if args.check is not None:
         return _check_poems(args)
-    from charrnn.trained import load
-    from charrnn.writers.poems import PoemForm, poem_lines
+    from charrnn.writers.poem_form import PoemForm, poem_lines
 
     if args.run is None:
         raise CharRNNError("poem: give a run folder to write with (or --check FILE to check poems)")
     form = PoemForm.from_options(args.form, args.chars_per_line, args.lines, args.acrostic, args.rhyme,
                                  args.meter, args.rhyme_book, args.pattern, args.keywords)
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     decoding = _decoding(args)
     several = len(decoding.get("temperature", ())) > 1
     poems = model.poem_samples(form, args.num, **decoding)
@@ -205,11 +199,10 @@ def _check_poems(args: argparse.Namespace) -> int:
 
 
 def cmd_names(args: argparse.Namespace) -> int:
-    from charrnn.trained import load
     from charrnn.writers.names import NameRules
 
     NameRules(args.min_len, args.max_len, args.starts_with)  # bad bounds are refused before the run is loaded
-    model = load(args.run, device=args.device, which=args.checkpoint)
+    model = load_run(args)
     decoding = _decoding(args)
     several = len(decoding.get("temperature", ())) > 1
     result = model.name_samples(args.num, new_only=args.new_only, min_len=args.min_len, max_len=args.max_len,
@@ -230,4 +223,4 @@ def cmd_names(args: argparse.Namespace) -> int:
     return 0 if result.complete else 1
 
 
-WRITING_COMMANDS = {"sample": cmd_sample, "poem": cmd_poem, "names": cmd_names}
+COMMANDS = {"sample": cmd_sample, "poem": cmd_poem, "names": cmd_names}

@@ -1,8 +1,6 @@
-"""`charrnn serve PATH`: the flags, then uvicorn on the app factory. Wired into charrnn.cli as
-
-    add_serve_parser(commands)                 # in build_parser
-    COMMANDS["serve"] = cmd_serve
-"""
+"""`charrnn serve PATH`: the flags, then uvicorn on charrnn.serve's app factory. Wired into
+charrnn.commands.main as `add_parsers(commands)` and COMMANDS; FastAPI and torch are imported when
+it runs."""
 
 from __future__ import annotations
 
@@ -12,15 +10,16 @@ import os
 import signal
 import sys
 
+from charrnn.commands.arguments import add_run_flags
 from charrnn.errors import CharRNNError
 from charrnn.serve.limits import Limits
 
-KEY_ENV = "CHARRNN_API_KEY"  # as serve.auth names it; here so the flags need no starlette
+KEY_ENV = "CHARRNN_API_KEY"  # the key when --api-key is not given (docs/serve.md)
 
 
-def add_serve_parser(subparsers) -> argparse.ArgumentParser:
+def add_parsers(commands) -> None:
     defaults = Limits()
-    p = subparsers.add_parser(
+    p = commands.add_parser(
         "serve", help="serve the writer's web page and an HTTP API (OpenAI-compatible) over trained runs",
         description="Serve one run folder, or a folder of runs (one model per sub-folder, named by the folder): "
         "the page at /, the API at /api and /v1, its documentation at /docs. See docs/serve.md.")
@@ -43,11 +42,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="torch threads per operation (default: 1, since requests side by side already use the "
                    "cores, and idle-spinning torch threads slow everything on shared cores; 0 = torch's choice)")
-    p.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (default: auto)")
-    p.add_argument("--checkpoint", default="best", choices=("best", "last"), help="which weights (default: best)")
+    add_run_flags(p, run=None)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn's log level (default: info)")
-    return p
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -114,3 +111,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+COMMANDS = {"serve": cmd_serve}
