@@ -180,7 +180,8 @@ def full_trainer(dtype: str, corpus: Path, steps: int) -> float:
 
 def sampling_measures(seconds: float) -> dict[str, Callable[[], float]]:
     """name -> a function measuring chars/s once (the models are built once, here)."""
-    from charrnn.generation.decoding import sample_ids, step
+    from charrnn.generation.decoding import step
+    from charrnn.generation.rows import sample_ids
     from charrnn.generation.network import Network
     from charrnn.generation.options import SamplingOptions
     from charrnn.vocab import Vocabulary

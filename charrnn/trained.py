@@ -36,16 +36,16 @@ from charrnn.errors import CharRNNError, warn
 from charrnn.generation.decoding import Constraint, Sample
 from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions, sampling_options
-from charrnn.generation.samples import stream_pieces, write_samples
+from charrnn.generation.samples import Plan, run_plan, stream_pieces, write_samples
 from charrnn.generation.scoring import score
 from charrnn.generation.streaming import Transcript, stop_list
 from charrnn.inside.inspection import Inspection, Unit, inspect_text
 from charrnn.inside.neurons import Finding, NeuronReport, report_neurons
 from charrnn.model import CharRNN
 from charrnn.vocab import Vocabulary
-from charrnn.writers.names import NameRules, NamesResult, write_names
+from charrnn.writers.names import NameRules, NamesResult, names_plan
 from charrnn.writers.poem_form import PoemForm
-from charrnn.writers.poems import write_poems
+from charrnn.writers.poems import poem_plan
 
 NEURON_CHARS = 10_000  # the neuron finder's default text: this much of the validation split
 
@@ -118,7 +118,12 @@ class TrainedModel:
     def poem_samples(self, form: PoemForm, num: int = 1, **decoding) -> list[Sample]:
         """`poem`, whole: `num` poems of a PoemForm for each temperature, as Samples (the text, its
         temperature and log-probabilities), what `charrnn poem` and POST /api/poem report."""
-        return write_poems(self.network, form, num, **decoding)
+        return run_plan(self.poem_plan(form, num, **decoding))
+
+    def poem_plan(self, form: PoemForm, num: int = 1, **decoding) -> Plan[list[Sample]]:
+        """`poem_samples` as a plan (charrnn.generation.samples): the decodes it needs, for a runner of
+        one's own (the server's batch runs them beside every other request's)."""
+        return poem_plan(self.network, form, num, **decoding)
 
     def names(self, num: int = 20, *, new_only: bool = False, min_len: int = 1, max_len: int | None = None,
               starts_with: str = "", **decoding) -> list[str]:
@@ -132,8 +137,14 @@ class TrainedModel:
                      starts_with: str = "", **decoding) -> NamesResult:
         """`names`, whole: each name with its log-probability and whether it is new, how many samples
         were drawn and dropped, and the warnings (what `charrnn names` and POST /api/names report)."""
+        return run_plan(self.name_plan(num, new_only=new_only, min_len=min_len, max_len=max_len,
+                                       starts_with=starts_with, **decoding))
+
+    def name_plan(self, num: int = 20, *, new_only: bool = False, min_len: int = 1, max_len: int | None = None,
+                  starts_with: str = "", **decoding) -> Plan[NamesResult]:
+        """`name_samples` as a plan (charrnn.generation.samples); `batch` bounds the rows of each decode."""
         rules = NameRules(min_len, max_len, starts_with)
-        return write_names(self.network, num, rules, checkpoint.read_train_lines(self.run_dir), new_only, **decoding)
+        return names_plan(self.network, num, rules, checkpoint.read_train_lines(self.run_dir), new_only, **decoding)
 
     def inspect(self, text: str, top_k: int = 5, units: str | Sequence[Unit | str] | None = "all") -> Inspection:
         """For each character of `text`: its surprisal, the entropy and top guesses of the prediction

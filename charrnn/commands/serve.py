@@ -27,11 +27,18 @@ def add_parsers(commands) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine "
                    "only; on any other address, give --api-key)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 = any free port)")
+    p.add_argument("--max-rows", type=int, default=defaults.max_rows, metavar="N",
+                   help=f"rows each model writes together, one forward per character for all (a request takes "
+                   f"one per sample); more requests wait in the queue (default: {defaults.max_rows})")
+    p.add_argument("--max-queue", type=int, default=defaults.max_queue, metavar="N",
+                   help=f"requests waiting for rows, per model, first come first served; past the rows and the "
+                   f"queue, 429 with Retry-After (default: {defaults.max_queue})")
     p.add_argument("--max-concurrency", type=int, default=defaults.max_concurrency, metavar="N",
-                   help=f"generation requests under way at once; more are answered 429 with Retry-After "
-                   f"(default: {defaults.max_concurrency})")
+                   help=f"inspect and neurons requests under way at once (worker threads, beside the writing); "
+                   f"more are answered 429 with Retry-After (default: {defaults.max_concurrency})")
     p.add_argument("--timeout", type=float, default=defaults.timeout, metavar="SECONDS",
-                   help=f"time limit of one generation request, answered 503 past it (default: {defaults.timeout:g})")
+                   help=f"time limit of one request, its wait for rows included, answered 503 past it "
+                   f"(default: {defaults.timeout:g})")
     p.add_argument("--max-body", type=int, default=defaults.max_body, metavar="BYTES",
                    help=f"largest request body, answered 413 above it (default: {defaults.max_body})")
     p.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
@@ -40,8 +47,9 @@ def add_parsers(commands) -> None:
     p.add_argument("--api-key", default=None, metavar="KEY",
                    help=f"require `Authorization: Bearer KEY` on /api and /v1 (default: ${KEY_ENV}, else none)")
     p.add_argument("--threads", type=int, default=1, metavar="N",
-                   help="torch threads per operation (default: 1, since requests side by side already use the "
-                   "cores, and idle-spinning torch threads slow everything on shared cores; 0 = torch's choice)")
+                   help="torch threads for each product of a model's batch (default: 1: on 2 cores, 2 threads "
+                   "wrote less under load, the other core being busy with HTTP; each served model's batch has a "
+                   "thread of its own; 0 = torch's choice)")
     add_run_flags(p, run=None)
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                    help="uvicorn's log level (default: info)")
@@ -58,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CharRNNError(f"--port must be in [0, 65535] (got {args.port})")
     if args.threads < 0:
         raise CharRNNError(f"--threads must be >= 0 (got {args.threads})")
-    limits = Limits(args.max_concurrency, args.timeout, args.max_body)
+    limits = Limits(args.max_rows, args.max_queue, args.max_concurrency, args.timeout, args.max_body)
     pick_device(args.device)  # an unavailable device is one line now, not a failed start-up
     runs = check_runs(args.path)  # a bad run is one line now; the weights are loaded at start-up
     api_key = args.api_key if args.api_key is not None else os.environ.get(KEY_ENV) or None

@@ -20,9 +20,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from charrnn.generation.decoding import Constraint, Sample, sample_ids
+from charrnn.generation.decoding import Constraint, Sample
 from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
+from charrnn.generation.rows import sample_ids
 from charrnn.vocab import EOS
 
 
@@ -58,7 +59,7 @@ def text_steps(network: Network, prime: str, length: int, options: SamplingOptio
     """Yield, once per step, the next character of each of `num` samples (None once a sample has ended).
 
     The prime is read in one forward call; then one character at a time is sampled and fed back
-    (charrnn.generation.decoding.sample_ids). Lines-mode runs start from <bos> and end a sample at <eos>.
+    (charrnn.generation.rows.sample_ids). Lines-mode runs start from <bos> and end a sample at <eos>.
     """
     steps = sample_ids(network, prime, length, options, make_generator(network.device, seed), num, constraint)
     decode = network.vocab.decode

@@ -1,16 +1,17 @@
 """`charrnn serve`: the writer's web app and an HTTP API (its own and OpenAI-compatible) over trained runs.
 
     from charrnn.serve import create_app, Limits
-    app = create_app("runs/", limits=Limits(max_concurrency=4))   # then: uvicorn.run(app)
+    app = create_app("runs/", limits=Limits(max_rows=64))   # then: uvicorn.run(app)
 
     app.py          the app factory: models loaded at start-up, the page, /health, /api/*
     inside_api.py   looking inside: /api/models/{name}/metrics, /api/inspect, /api/neurons
     openai_api.py   /v1/models and /v1/completions, in the shapes the `openai` client parses
     schemas.py      the bounded pydantic request models
     registry.py     the served models: one run or a folder of runs, loaded at start-up
-    writing.py      sampled text for /api/generate and /v1/completions (the library's step loop)
-    jobs.py         generation in worker threads, handed to the event loop through a queue
-    limits.py       Limits, the concurrency slots (429) and the request-body cap (413)
+    scheduler.py    each model's batch: one thread steps every request's rows together; admission (429)
+    writing.py      its jobs: text for /api/generate and /v1/completions, poems and names as plans
+    jobs.py         the Server the handlers share; looking inside in worker threads, beside the batch
+    limits.py       Limits: rows and queue of a batch, worker slots (429), the request-body cap (413)
     auth.py         --api-key: a Bearer key on /api and /v1, compared in constant time (401)
     responses.py    one-line JSON errors, Server-Sent Events
     errors.py       the time-limit exception and the error body (below the rest)

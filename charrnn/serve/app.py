@@ -37,7 +37,6 @@ from charrnn.serve.limits import BodyLimit, Limits
 from charrnn.serve.openai_api import router as openai_router
 from charrnn.serve.registry import load_models, serve_models
 from charrnn.serve.responses import ERRORS, STREAMED, add_error_handlers, event_stream, server_of, sse
-from charrnn.serve.writing import Writing
 from charrnn import views
 from charrnn.trained import TrainedModel
 from charrnn.version import __version__
@@ -46,6 +45,7 @@ from charrnn.writers.names import NameRules
 from charrnn.writers.poem_form import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
+NAMES_BATCH = 32  # names drawn side by side in the batch (the library draws up to 256 at once)
 INSIDE_STATIC = Path(views.__file__).parent / "static"
 # The page may load nothing from elsewhere: the browser enforces "every asset local".
 PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
@@ -103,7 +103,7 @@ def _add_info_routes(app: FastAPI) -> None:
     async def health(request: Request) -> dict:
         server = server_of(request)
         return {"status": "ok", "models": list(server.models), "busy": server.slots.busy,
-                "max_concurrency": server.slots.size}
+                "max_concurrency": server.slots.size, "batches": {name: b.load for name, b in server.batches.items()}}
 
     @app.get("/api/models", response_model=list[schemas.ModelInfo], responses={401: ERRORS[401]})
     async def list_models(request: Request) -> list[dict]:
@@ -123,7 +123,7 @@ def _add_generate_route(app: FastAPI) -> None:
         warning = prime_warning(entry.network, req.prime)
         warnings = [warning] if warning else []
         deadline = server.deadline()
-        writing = Writing(server, entry, req.prime, req.length, options, seed, req.num, stop_list(req.stop))
+        writing = server.write(entry, req.prime, req.length, options, seed, req.num, stop_list(req.stop), req.stream)
 
         def done() -> dict:
             return {"model": entry.name, "seed": seed, "warnings": warnings,
@@ -159,8 +159,8 @@ def _add_form_routes(app: FastAPI) -> None:
         form = PoemForm.from_options(req.form, req.chars_per_line, req.lines, req.acrostic, req.rhyme, req.meter,
                                      req.rhyme_book, req.pattern, req.keywords)  # 400 early
         seed = random_seed() if req.seed is None else req.seed
-        job = server.start_call(lambda: entry.model.poem_samples(form, req.num, seed=seed, options=req.options()))
-        poems = await job.result(server.deadline())
+        poems = await server.run_plan(entry, entry.model.poem_plan(form, req.num, seed=seed, options=req.options()),
+                                      req.num)
         return {"model": entry.name, "seed": seed, "poems": [{"text": p.text, "lines": poem_lines(p.text)}
                                                              for p in poems]}
 
@@ -178,9 +178,9 @@ def _add_form_routes(app: FastAPI) -> None:
         entry = server.model(req.model)
         NameRules(req.min_len, req.max_len, req.starts_with)  # 400 early
         seed = random_seed() if req.seed is None else req.seed
-        job = server.start_call(lambda: entry.model.name_samples(
-            req.num, new_only=req.new_only, min_len=req.min_len, max_len=req.max_len, starts_with=req.starts_with,
-            seed=seed, options=req.options()))
-        result = await job.result(server.deadline())
+        batch = min(NAMES_BATCH, server.limits.max_rows)
+        plan = entry.model.name_plan(req.num, new_only=req.new_only, min_len=req.min_len, max_len=req.max_len,
+                                     starts_with=req.starts_with, batch=batch, seed=seed, options=req.options())
+        result = await server.run_plan(entry, plan, min(batch, max(2 * req.num, 16) if req.new_only else req.num))
         return {"model": entry.name, "seed": seed, "names": [n.name for n in result.names],
                 "summary": result.summary(), "warnings": result.warnings}

@@ -7,26 +7,20 @@ track things. What the page's Training and Inside tabs read.
                                       characters: the keys of `charrnn inspect --json`
     POST /api/neurons                 charrnn.inside.neurons: the units that track a feature
 
-The work runs in a worker thread with a slot, as generation does (429 when none is free).
+The work runs in a worker thread with a slot (429 when none is free), beside the batch that writes
+(on an accelerator, in the batch's thread between two steps: Server.inside).
 """
 
 from __future__ import annotations
-
-from contextlib import nullcontext
 
 from fastapi import APIRouter, Request
 
 from charrnn import checkpoint
 from charrnn.inside.inspection import Unit
 from charrnn.serve import schemas
-from charrnn.serve.registry import ServedModel
 from charrnn.serve.responses import ERRORS, server_of
 
 router = APIRouter(prefix="/api", tags=["Inside"])
-
-
-def _locked(entry: ServedModel):
-    return entry.lock or nullcontext()  # one forward at a time on an accelerator (registry.py)
 
 
 @router.get("/models/{name}/metrics", response_model=schemas.MetricsResponse, responses=ERRORS)
@@ -48,11 +42,8 @@ async def inspect(req: schemas.InspectRequest, request: Request) -> dict:
     entry = server.model(req.model)
     units = [Unit.parse(u) for u in req.units]  # 400 early for a malformed unit
 
-    def work() -> dict:
-        with _locked(entry):
-            return entry.model.inspect(req.text, top_k=req.top_k, units=units).to_dict(units)
-
-    result = await server.start_call(work).result(server.deadline())
+    result = await server.inside(entry, lambda: entry.model.inspect(req.text, top_k=req.top_k, units=units)
+                                 .to_dict(units))
     return {"model": entry.name, **result}
 
 
@@ -63,9 +54,6 @@ async def neurons(req: schemas.NeuronsRequest, request: Request) -> dict:
     server = server_of(request)
     entry = server.model(req.model)
 
-    def work() -> dict:
-        with _locked(entry):
-            return entry.model.neuron_report(req.text, req.top, schemas.MAX_INSPECT).to_dict()
-
-    result = await server.start_call(work).result(server.deadline())
+    result = await server.inside(entry, lambda: entry.model.neuron_report(req.text, req.top, schemas.MAX_INSPECT)
+                                 .to_dict())
     return {"model": entry.name, **result}

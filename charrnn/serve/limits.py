@@ -1,9 +1,12 @@
-"""What one server will do at once: the concurrency slots, the time limit and the request-body cap.
+"""What one server will do at once: the batch of each model, the worker slots, the time limit and
+the request-body cap.
 
-Every generation request takes a slot before it starts and gives it back when its worker thread has
-finished (not when the client goes away or the time limit answers), so the slots bound the CPU work
-really under way. When none is free the request is answered at once with 429 and `Retry-After`,
-rather than queued: a client that can wait retries, and /health never waits behind generation.
+Writing (text, poems, names) goes through each model's batch (scheduler.py): at most `max_rows`
+rows stepped together, then at most `max_queue` requests waiting for rows, first come, first
+served; past both, 429 with `Retry-After`. Looking inside a model (/api/inspect, /api/neurons)
+runs in worker threads: each takes a slot before it starts and gives it back when its thread has
+finished (not when the client goes away or the time limit answers), so the slots bound that work
+really under way; when none is free, 429 at once. /health never waits behind either.
 
 The body cap is an ASGI middleware: a Content-Length over the cap is refused before the body is
 read, and a body sent without one (chunked) is counted as it arrives and refused once it passes.
@@ -22,14 +25,23 @@ from charrnn.errors import CharRNNError
 from charrnn.serve.errors import error_body
 
 
+MIN_ROWS = 16  # a request writes up to 16 samples side by side (schemas.MAX_NUM): each must fit
+
+
 @dataclass(frozen=True)
 class Limits:
-    max_concurrency: int = 4  # generation requests under way at once; more are answered 429
-    timeout: float = 60.0  # seconds a generation request may take before it is answered 503
+    max_rows: int = 64  # rows each model steps together (a request takes one per sample)
+    max_queue: int = 256  # requests waiting for rows, per model; past rows and queue, 429
+    max_concurrency: int = 4  # inspect and neurons requests under way at once (worker threads); more are 429
+    timeout: float = 60.0  # seconds a request may take, waiting included, before it is answered 503
     max_body: int = 64 * 1024  # bytes of request body
     retry_after: int = 1  # seconds, in the Retry-After header of a 429
 
     def __post_init__(self) -> None:
+        if not MIN_ROWS <= self.max_rows <= 4096:
+            raise CharRNNError(f"--max-rows must be in [{MIN_ROWS}, 4096] (got {self.max_rows})")
+        if not 0 <= self.max_queue <= 100_000:
+            raise CharRNNError(f"--max-queue must be in [0, 100000] (got {self.max_queue})")
         if not 1 <= self.max_concurrency <= 256:
             raise CharRNNError(f"--max-concurrency must be in [1, 256] (got {self.max_concurrency})")
         if not 0 < self.timeout <= 3600:

@@ -26,7 +26,6 @@ from charrnn.generation.streaming import random_seed, stop_list
 from charrnn.serve.errors import TimeLimit
 from charrnn.serve.responses import OPENAI_ERRORS, STREAMED, event_stream, server_of, sse
 from charrnn.serve.schemas import CompletionRequest
-from charrnn.serve.writing import Writing
 
 router = APIRouter(prefix="/v1", tags=["OpenAI-compatible"])
 
@@ -52,7 +51,7 @@ async def completions(req: CompletionRequest, request: Request):
     n, length = req.n or 1, 16 if req.max_tokens is None else req.max_tokens
     seed = random_seed() if req.seed is None else req.seed
     deadline = server.deadline()
-    writing = Writing(server, entry, prompt, length, options, seed, n, stop_list(req.stop))
+    writing = server.write(entry, prompt, length, options, seed, n, stop_list(req.stop), bool(req.stream))
     head = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion", "created": int(time.time()),
             "model": entry.name}
     echo = prompt if req.echo else ""

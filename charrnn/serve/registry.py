@@ -9,7 +9,6 @@ made into a path.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,16 +24,19 @@ class ServedModel:
     name: str
     model: TrainedModel
     summary: dict  # what /api/models shows
-    # One forward at a time on an accelerator (cuDNN's RNN workspaces and weight flattening are not
-    # safe to share across threads). On the CPU a request's forward reads the weights only (eval mode,
-    # inference_mode, no weight change so nn.LSTM never re-flattens), and every request has its own
-    # hidden state and torch.Generator, so requests run side by side without a lock.
-    lock: threading.Lock | None = None
 
     @property
     def network(self) -> Network:
         """What the server's step loop writes with (the facade's forms take `model`)."""
         return self.model.network
+
+    @property
+    def on_cpu(self) -> bool:
+        """On the CPU a forward reads the weights only (eval mode, inference_mode, no weight change, so
+        nn.LSTM never re-flattens), so looking inside may run beside the batch, in a worker thread. On
+        an accelerator every forward runs in the batch's thread (cuDNN's RNN workspaces and weight
+        flattening are not safe to share across threads)."""
+        return self.model.device.type == "cpu"
 
     @property
     def can_write_poems(self) -> bool:
@@ -76,8 +78,7 @@ def summarize(name: str, model: TrainedModel) -> dict:
 def serve_models(models: Mapping[str, TrainedModel]) -> dict[str, ServedModel]:
     served = {}
     for name, model in models.items():
-        lock = None if model.device.type == "cpu" else threading.Lock()
-        entry = ServedModel(name, model, summarize(name, model), lock)
+        entry = ServedModel(name, model, summarize(name, model))
         entry.summary["writes"] = {"story": True, "poem": entry.can_write_poems, "names": model.mode == "lines"}
         served[name] = entry
     return served

@@ -1,7 +1,8 @@
 """Request and response bodies. Every number and string a client sends is bounded here.
 
 The /api models are strict (a string is not a number, `true` is not 1) and refuse unknown fields,
-so a typo is a 422 rather than a silently ignored option. /v1/completions ignores the fields of
+so a typo is a 422 rather than a silently ignored option. An integer may be written 2.0, as JSON
+Schema's integer allows (a fraction is still refused). /v1/completions ignores the fields of
 OpenAI's API that a character model has no use for (user, frequency_penalty, ...), as OpenAI-
 compatible servers do, but refuses `logprobs` and `best_of`, which would change the answer's shape
 or meaning.
@@ -9,9 +10,9 @@ or meaning.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from charrnn.generation.options import SamplingOptions
 
@@ -21,13 +22,30 @@ MAX_NUM = 16  # samples a request
 MAX_PRIME = 4000  # characters of prime / prompt
 MAX_TEMPERATURE = 5.0
 MAX_TOP_K = 100_000
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**53 - 1  # the largest integer a JSON number holds exactly in most clients (JavaScript's too)
 MAX_STOP, MAX_STOPS = 64, 4
 MAX_MODEL_NAME = 128
 MAX_POEMS, MAX_POEM_CHARS_PER_LINE, MAX_POEM_LINES, MAX_HEADS = 8, 32, 64, 64
 MAX_NAMES, MAX_NAME_LEN = 100, 64
 MAX_INSPECT, MAX_INSPECT_TOP_K, MAX_UNITS, MAX_NEURONS = 2000, 20, 16, 50
 
+
+
+def _whole(value: Any) -> Any:
+    """2.0 is the integer 2 (JSON Schema says so); anything else is left to the strict integer check."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Int = Annotated[int, BeforeValidator(_whole)]
+
+
+class Integer:
+    """Integer[low, high]: an Int from low to high, for a field that may also be null (bounds given
+    to the field itself would not reach the published schema through the null)."""
+
+    def __class_getitem__(cls, bounds: tuple[int, int]) -> Any:
+        low, high = bounds
+        return Annotated[int, Field(ge=low, le=high), BeforeValidator(_whole)]
 Stop = Annotated[str, Field(max_length=MAX_STOP)]
 Prompt = Annotated[str, Field(max_length=MAX_PRIME)]
 Stops = Annotated[Stop | Annotated[list[Stop], Field(max_length=MAX_STOPS)] | None, Field(
@@ -43,10 +61,10 @@ class Sampling(_Request):
                               description="a model of /api/models (default: the first)")
     temperature: float = Field(DEFAULT.temperature, ge=0, le=MAX_TEMPERATURE,
                                description="0 = always the likeliest character")
-    top_k: int = Field(DEFAULT.top_k, ge=0, le=MAX_TOP_K,
+    top_k: Int = Field(DEFAULT.top_k, ge=0, le=MAX_TOP_K,
                        description="sample among the K likeliest characters (0 = all)")
     top_p: float = Field(DEFAULT.top_p, gt=0, le=1, description="nucleus sampling")
-    seed: int | None = Field(None, ge=0, le=MAX_SEED,
+    seed: Integer[0, MAX_SEED] | None = Field(None,
                              description="the same seed writes the same text (default: random)")
 
     def options(self) -> SamplingOptions:
@@ -56,8 +74,8 @@ class Sampling(_Request):
 
 class GenerateRequest(Sampling):
     prime: str = Field("", max_length=MAX_PRIME, description="text to continue")
-    length: int = Field(200, ge=0, le=MAX_LENGTH, description="characters to write per sample")
-    num: int = Field(1, ge=1, le=MAX_NUM, description="samples, written side by side")
+    length: Int = Field(200, ge=0, le=MAX_LENGTH, description="characters to write per sample")
+    num: Int = Field(1, ge=1, le=MAX_NUM, description="samples, written side by side")
     stop: Stops = None
     stream: bool = Field(False, description="answer with Server-Sent Events, one per piece of text")
 
@@ -66,8 +84,8 @@ class PoemRequest(Sampling):
     form: Literal["wujue", "qijue", "wulv", "qilv"] | None = Field(
         None, description="五言绝句, 七言绝句, 五言律诗 or 七言律诗 "
                           "(default: 5 characters x 4 lines, or one line per head)")
-    chars_per_line: int | None = Field(None, ge=2, le=MAX_POEM_CHARS_PER_LINE)
-    lines: int | None = Field(None, ge=1, le=MAX_POEM_LINES)
+    chars_per_line: Integer[2, MAX_POEM_CHARS_PER_LINE] | None = Field(None)
+    lines: Integer[1, MAX_POEM_LINES] | None = Field(None)
     acrostic: str | None = Field(None, max_length=MAX_HEADS, description="藏头: each line's first character")
     rhyme: bool = Field(False, description="the even lines rhyme")
     meter: Literal["strict", "loose", "off"] = Field("off", description="regulated verse (格律); implies rhyme")
@@ -75,7 +93,7 @@ class PoemRequest(Sampling):
     pattern: Literal["pingqi", "zeqi"] | None = Field(None, description="with a meter: 平起 or 仄起")
     keywords: list[Annotated[str, Field(min_length=1, max_length=7)]] = Field(
         [], max_length=3, description="words every poem holds, placed by the decoder")
-    num: int = Field(1, ge=1, le=MAX_POEMS)
+    num: Int = Field(1, ge=1, le=MAX_POEMS)
 
 
 class PoemCheckRequest(_Request):
@@ -85,17 +103,17 @@ class PoemCheckRequest(_Request):
 
 
 class NamesRequest(Sampling):
-    num: int = Field(10, ge=1, le=MAX_NAMES)
+    num: Int = Field(10, ge=1, le=MAX_NAMES)
     new_only: bool = Field(False, description="drop names of the training set and repeats")
     starts_with: str = Field("", max_length=MAX_NAME_LEN)
-    min_len: int = Field(1, ge=1, le=MAX_NAME_LEN)
-    max_len: int | None = Field(None, ge=1, le=MAX_NAME_LEN)
+    min_len: Int = Field(1, ge=1, le=MAX_NAME_LEN)
+    max_len: Integer[1, MAX_NAME_LEN] | None = Field(None)
 
 
 class InspectRequest(_Request):
     model: str | None = Field(None, max_length=MAX_MODEL_NAME, description="a model of /api/models (default: the first)")
     text: str = Field(min_length=1, max_length=MAX_INSPECT, description="the text to look inside")
-    top_k: int = Field(5, ge=1, le=MAX_INSPECT_TOP_K, description="guesses kept per character")
+    top_k: Int = Field(5, ge=1, le=MAX_INSPECT_TOP_K, description="guesses kept per character")
     units: list[Annotated[str, Field(max_length=16)]] = Field([], max_length=MAX_UNITS,
                                                              description='units whose activations to return: "L:K" or "L:K:c"')
 
@@ -104,7 +122,7 @@ class NeuronsRequest(_Request):
     model: str | None = Field(None, max_length=MAX_MODEL_NAME, description="a model of /api/models (default: the first)")
     text: str | None = Field(None, min_length=1, max_length=MAX_INSPECT,
                              description="the text to read (default: the start of the run's validation text)")
-    top: int = Field(10, ge=1, le=MAX_NEURONS, description="how many units")
+    top: Int = Field(10, ge=1, le=MAX_NEURONS, description="how many units")
 
 
 class CompletionRequest(BaseModel):
@@ -114,16 +132,16 @@ class CompletionRequest(BaseModel):
     model: str = Field(max_length=MAX_MODEL_NAME)
     prompt: Prompt | Annotated[list[Prompt], Field(min_length=1, max_length=1)] = Field(
         "", description="one prompt (a string, or a list of one string)")
-    max_tokens: int | None = Field(16, ge=0, le=MAX_LENGTH, description="characters to write")
+    max_tokens: Integer[0, MAX_LENGTH] | None = Field(16, description="characters to write")
     temperature: float | None = Field(DEFAULT.temperature, ge=0, le=MAX_TEMPERATURE)
     top_p: float | None = Field(DEFAULT.top_p, gt=0, le=1)
-    n: int | None = Field(1, ge=1, le=MAX_NUM)
+    n: Integer[1, MAX_NUM] | None = Field(1)
     stop: Stops = None
-    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+    seed: Integer[0, MAX_SEED] | None = Field(None)
     stream: bool | None = False
     echo: bool | None = False
-    logprobs: int | None = Field(None, description="not supported: must be null")
-    best_of: int | None = Field(None, description="not supported: must be null or 1")
+    logprobs: Int | None = Field(None, description="not supported: must be null")
+    best_of: Int | None = Field(None, description="not supported: must be null or 1")
 
     def options(self) -> SamplingOptions:
         """The decoding options asked for; a null is the default, as OpenAI's API reads it."""

@@ -23,14 +23,16 @@ import torch
 
 from charrnn.checkpoint import TRAIN_LINES
 from charrnn.errors import CharRNNError, warn
-from charrnn.generation.decoding import collect, per_sample, sample_ids
+from charrnn.generation.decoding import per_sample
 from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions, per_temperature
+from charrnn.generation.rows import Decode
+from charrnn.generation.samples import Plan, run_plan
 from charrnn.generation.streaming import make_generator
 from charrnn.vocab import EOS, Vocabulary
 
 DEFAULT_MAX_LEN = 40  # a name longer than this without --max-len is ended here
-BATCH = 256  # samples decoded side by side
+BATCH = 256  # samples decoded side by side (at most; the server asks for fewer)
 
 
 def max_draws(num: int) -> int:
@@ -128,13 +130,14 @@ class NamesResult:
         return f"{len(self.names)} names, {sum(bool(n.new) for n in self.names)} new (not in the training data)"
 
 
-def write_names(network: Network, num: int, rules: NameRules, known: set[str] | None = None,
-                new_only: bool = False, *, temperature: float | Sequence[float] | None = None,
-                seed: int | None = None, beam: int = 0, options: SamplingOptions | None = None,
-                **sampling: float | int) -> NamesResult:
+def names_plan(network: Network, num: int, rules: NameRules, known: set[str] | None = None,
+               new_only: bool = False, *, temperature: float | Sequence[float] | None = None,
+               seed: int | None = None, beam: int = 0, options: SamplingOptions | None = None, batch: int = BATCH,
+               **sampling: float | int) -> Plan[NamesResult]:
     """`num` names for each temperature from a lines-mode network; `known`: the names of its training
     data (None: not known, and `new_only` is refused); `options` or `sampling` (SamplingOptions
-    fields by name) say how each character is drawn."""
+    fields by name) say how each character is drawn. A plan (charrnn.generation.samples) whose
+    decodes have at most `batch` rows."""
     if network.mode != "lines":
         raise CharRNNError("names needs a lines-mode run (one name per line, ended by the end token); this one "
                            "was trained in stream mode: train it again with --mode lines")
@@ -146,32 +149,12 @@ def write_names(network: Network, num: int, rules: NameRules, known: set[str] | 
         raise CharRNNError(f"--new-only: this run has no {TRAIN_LINES} (it was trained before charrnn kept its "
                            f"training data), so names cannot be checked against it: train it again, "
                            f"or drop --new-only")
-    options = per_temperature(options, temperature, **sampling)
+    each = per_temperature(options, temperature, **sampling)
     constraint = NameConstraint(rules, network.vocab, network.device)
-    result = NamesResult([], num * len(options), new_only, knows_training=known is not None)
-    length = rules.limit - len(rules.starts_with) + 1  # the characters, then <eos>
-    for opts in options:
-        generator = make_generator(network.device, seed)
-        found: list[Name] = []
-        seen: set[str] = set()
-        drawn = 0
-        while len(found) < num and drawn < max_draws(num):
-            want = num - len(found)
-            batch = min(BATCH, max_draws(num) - drawn, max(2 * want, 16) if new_only else want)
-            steps = sample_ids(network, rules.starts_with, length, opts, generator, batch, constraint)
-            for sample in collect(network, steps, batch, opts.temperature):
-                drawn += 1
-                name = rules.starts_with + sample.text
-                new = None if known is None else name not in known
-                if new_only and not new:
-                    result.in_training += 1
-                elif new_only and name in seen:
-                    result.repeats += 1
-                else:
-                    seen.add(name)
-                    found.append(Name(name, sample.logprobs, opts.temperature, new))
-                    if len(found) == num:
-                        break
+    result = NamesResult([], num * len(each), new_only, knows_training=known is not None)
+    for opts in each:
+        draw = Draw(network, rules, constraint, opts, make_generator(network.device, seed))
+        found, drawn = yield from draw.names(num, known, new_only, batch, result)
         result.drawn += drawn
         result.names += found
         if len(found) < num:
@@ -181,3 +164,51 @@ def write_names(network: Network, num: int, rules: NameRules, known: set[str] | 
             result.warnings.append(message)
             warn(message)
     return result
+
+
+@dataclass
+class Draw:
+    """Names drawn at one temperature, in batches from one generator."""
+
+    network: Network
+    rules: NameRules
+    constraint: NameConstraint
+    options: SamplingOptions
+    generator: torch.Generator
+
+    def names(self, num: int, known: set[str] | None, new_only: bool, batch: int,
+              result: NamesResult) -> Plan[tuple[list[Name], int]]:
+        """(names, samples drawn): batches until `num` names are found or max_draws(num) are drawn;
+        what new_only drops is counted in `result`."""
+        found: list[Name] = []
+        seen: set[str] = set()
+        drawn = 0
+        length = self.rules.limit - len(self.rules.starts_with) + 1  # the characters, then <eos>
+        while len(found) < num and drawn < max_draws(num):
+            want = num - len(found)
+            size = min(batch, max_draws(num) - drawn, max(2 * want, 16) if new_only else want)
+            (samples,) = yield [Decode(self.network, self.rules.starts_with, length, self.options, self.generator,
+                                       size, self.constraint)]
+            for sample in samples:
+                drawn += 1
+                name = self.rules.starts_with + sample.text
+                new = None if known is None else name not in known
+                if new_only and not new:
+                    result.in_training += 1
+                elif new_only and name in seen:
+                    result.repeats += 1
+                else:
+                    seen.add(name)
+                    found.append(Name(name, sample.logprobs, self.options.temperature, new))
+                    if len(found) == num:
+                        break
+        return found, drawn
+
+
+def write_names(network: Network, num: int, rules: NameRules, known: set[str] | None = None,
+                new_only: bool = False, *, temperature: float | Sequence[float] | None = None,
+                seed: int | None = None, beam: int = 0, options: SamplingOptions | None = None,
+                **sampling: float | int) -> NamesResult:
+    """names_plan, run alone."""
+    return run_plan(names_plan(network, num, rules, known, new_only, temperature=temperature, seed=seed, beam=beam,
+                               options=options, **sampling))

@@ -26,7 +26,7 @@ from charrnn.errors import CharRNNError
 from charrnn.generation.decoding import Sample, per_sample
 from charrnn.generation.network import Network
 from charrnn.generation.options import SamplingOptions
-from charrnn.generation.samples import write_samples
+from charrnn.generation.samples import Plan, run_plan, sample_plan
 from charrnn.vocab import Vocabulary
 from charrnn.writers.keywords import KeywordConstraint
 from charrnn.writers.poem_form import COMMA, PERIOD, PoemForm, is_line_char
@@ -101,14 +101,23 @@ class PoemConstraint:
         return len(written) >= self.form.length
 
 
+def poem_plan(network: Network, form: PoemForm, num: int = 1, *,
+              temperature: float | Sequence[float] | None = None, beam: int = 0, seed: int | None = None,
+              options: SamplingOptions | None = None, **sampling: float | int) -> Plan[list[Sample]]:
+    """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
+    whole poem; split it with `poem_lines`. The decoding options are those of sample_plan. A plan
+    (charrnn.generation.samples): its form's masks are built when it starts."""
+    constraint = poem_constraint(form, network.vocab, network.device)
+    return (yield from sample_plan(network, "", form.length, num, temperature, beam=beam, seed=seed,
+                                   constraint=constraint, options=options, **sampling))
+
+
 def write_poems(network: Network, form: PoemForm, num: int = 1, *,
                 temperature: float | Sequence[float] | None = None, beam: int = 0, seed: int | None = None,
                 options: SamplingOptions | None = None, **sampling: float | int) -> list[Sample]:
-    """`num` poems of `form` for each temperature (or one with beam=N), as Samples whose text is the
-    whole poem; split it with `poem_lines`. The decoding options are those of write_samples."""
-    constraint = poem_constraint(form, network.vocab, network.device)
-    return write_samples(network, "", form.length, num, temperature, beam=beam, seed=seed, constraint=constraint,
-                         options=options, **sampling)
+    """poem_plan, run alone."""
+    return run_plan(poem_plan(network, form, num, temperature=temperature, beam=beam, seed=seed, options=options,
+                              **sampling))
 
 
 def poem_constraint(form: PoemForm, vocab: Vocabulary, device: torch.device | str):

@@ -44,8 +44,10 @@ def one_line_error(response, status: int) -> str:
 
 
 def test_health_and_models(client):
+    idle = {"rows": 0, "max_rows": 64, "waiting": 0, "max_queue": 256}
     assert client.get("/health").json() == {"status": "ok", "models": ["dinos", "poems", "shakespeare"], "busy": 0,
-                                            "max_concurrency": 4}
+                                            "max_concurrency": 4, "batches": dict.fromkeys(["dinos", "poems",
+                                                                                            "shakespeare"], idle)}
     models = {m["name"]: m for m in client.get("/api/models").json()}
     assert set(models) == {"dinos", "poems", "shakespeare"}  # "notes" is not a run
     s = models["shakespeare"]
@@ -282,23 +284,34 @@ def test_bodies_over_the_cap_are_refused_with_413(runs_folder):
 
 
 def test_a_full_server_answers_429_with_retry_after_and_still_health(runs_folder):
-    with TestClient(create_app(runs_folder, device="cpu", limits=Limits(max_concurrency=1))) as c:
-        slots = c.app.state.server.slots
-        assert slots.take()  # as if a long request held the only slot
+    with TestClient(create_app(runs_folder, device="cpu", limits=Limits(max_rows=16, max_queue=0,
+                                                                        max_concurrency=1))) as c:
+        server = c.app.state.server
+        for batch in server.batches.values():  # as if long requests held every row, with no room to wait
+            with batch.lock:
+                batch.reserved = batch.max_rows
         refused = c.post("/api/generate", json={"length": 5})
         assert "busy" in one_line_error(refused, 429) and refused.headers["retry-after"] == "1"
         one_line_error(c.post("/api/poem", json={"model": "poems"}), 429)
+        one_line_error(c.post("/api/names", json={"model": "dinos"}), 429)
         one_line_error(c.post("/v1/completions", json={"model": "dinos"}), 429)
-        assert c.get("/health").json()["busy"] == 1
-        slots.give_back()
+        assert c.get("/health").json()["batches"]["dinos"]["rows"] == 16
+        assert server.slots.take()  # looking inside has slots of its own: the only one taken
+        one_line_error(c.post("/api/inspect", json={"model": "dinos", "text": "Abc"}), 429)
+        server.slots.give_back()
+        for batch in server.batches.values():
+            with batch.lock:
+                batch.reserved = 0
         assert c.post("/api/generate", json={"length": 5}).status_code == 200
+        assert c.post("/api/inspect", json={"model": "dinos", "text": "Abc"}).status_code == 200
         wait_until_idle(c)  # the worker gives its slot back just after the answer
 
 
 def wait_until_idle(client, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while client.app.state.server.slots.busy:
-        assert time.monotonic() < deadline, "a worker kept its slot"
+    """Every worker slot given back and every row of every batch free."""
+    server, deadline = client.app.state.server, time.monotonic() + seconds
+    while server.slots.busy or any(b.load["rows"] for b in server.batches.values()):
+        assert time.monotonic() < deadline, "a worker kept its slot, or a request its rows"
         time.sleep(0.01)
 
 
@@ -421,7 +434,8 @@ def test_the_serve_command_reads_the_key_from_the_environment(runs_folder, monke
 
     monkeypatch.setattr("uvicorn.Server", NoServer)
     monkeypatch.setenv("CHARRNN_API_KEY", "from-env")
-    args = argparse.Namespace(path=str(runs_folder), host="0.0.0.0", port=0, max_concurrency=2, timeout=10.0,
+    args = argparse.Namespace(path=str(runs_folder), host="0.0.0.0", port=0, max_rows=16, max_queue=4,
+                              max_concurrency=2, timeout=10.0,
                               max_body=65536, cors=[], threads=0, device="cpu", checkpoint="best",
                               log_level="warning", api_key=None)
     assert command.cmd_serve(args) == 0

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import charrnn
-from charrnn.serve import create_app
+from charrnn.serve import Limits, create_app
 from charrnn.writers.poem_form import is_line_char
 from conftest import REPO_ROOT
 from serve_fixtures import live_server, runs_folder  # noqa: F401 (fixtures)
@@ -28,11 +28,16 @@ def server(runs_folder):
         yield url
 
 
+def busy(health: dict) -> bool:
+    """Any worker slot taken, any row of any batch held or any request waiting for one."""
+    return bool(health["busy"] or any(b["rows"] or b["waiting"] for b in health["batches"].values()))
+
+
 def wait_until_idle(client: httpx.Client, seconds: float = 10.0) -> float:
     """Seconds until /health says no request is under way (bounded)."""
     start = time.monotonic()
-    while client.get("/health").json()["busy"]:
-        assert time.monotonic() - start < seconds, "a worker kept its slot"
+    while busy(client.get("/health").json()):
+        assert time.monotonic() - start < seconds, "a worker kept its slot, or a request its rows"
         time.sleep(0.02)
     return time.monotonic() - start
 
@@ -67,7 +72,7 @@ def test_a_long_request_does_not_stall_the_others(server):
         long = pool.submit(client.post, "/api/generate", json={"model": "poems", "length": 1000, "num": 16,
                                                                "seed": 1})
         deadline = time.monotonic() + 10
-        while not client.get("/health").json()["busy"] and not long.done():
+        while not busy(client.get("/health").json()) and not long.done():
             assert time.monotonic() < deadline
             time.sleep(0.01)
         start = time.perf_counter()
@@ -90,37 +95,41 @@ def test_a_client_that_leaves_stops_its_writer(server):
         assert wait_until_idle(client) < 5
 
 
-def test_streams_that_are_dropped_free_their_slots(server, monkeypatch):
-    import charrnn.generation.streaming as streaming
+def test_streams_that_are_dropped_free_their_rows_for_the_queue(runs_folder, monkeypatch):
+    """Rows full and the queue full: 429. The writers hang up: the queued request gets their rows."""
+    from charrnn.generation.batch import Batch
 
-    real = streaming.sample_ids
+    real = Batch.advance
 
-    def slow_sample_ids(*args, **kwargs):  # 5 ms a character: tiny models would finish before the clients leave
-        for step in real(*args, **kwargs):
-            time.sleep(0.005)
-            yield step
+    def slow_advance(self, leaving=()):  # 5 ms a character: tiny models would finish before the clients leave
+        time.sleep(0.005)
+        real(self, leaving)
 
-    monkeypatch.setattr(streaming, "sample_ids", slow_sample_ids)
-    with httpx.Client(base_url=server, timeout=30) as client:
-        slots = client.get("/health").json()["max_concurrency"]
-        body = {"model": "shakespeare", "length": 2000, "stream": True}  # 10 s of writing each
-        streams = [client.stream("POST", "/api/generate", json=body) for _ in range(slots)]
+    monkeypatch.setattr(Batch, "advance", slow_advance)
+    app = create_app(runs_folder, device="cpu", limits=Limits(max_rows=16, max_queue=1))
+    with live_server(app) as url, httpx.Client(base_url=url, timeout=30) as client, ThreadPoolExecutor(1) as pool:
+        body = {"model": "shakespeare", "length": 2000, "num": 8, "stream": True}  # 10 s of writing each
+        streams = [client.stream("POST", "/api/generate", json=body) for _ in range(2)]
         readers = []  # kept: a line iterator that is dropped closes its response
         for s in streams:
             response = s.__enter__()
             assert response.status_code == 200
             readers.append(response.iter_lines())
             next(readers[-1])  # writing
-        assert client.get("/health").json()["busy"] == slots
-        assert client.post("/api/generate", json={"model": "shakespeare", "length": 5}).status_code == 429
+        queued = pool.submit(httpx.post, f"{url}/api/generate", json={"model": "shakespeare", "length": 10},
+                             timeout=30)
+        deadline = time.monotonic() + 5
+        while client.get("/health").json()["batches"]["shakespeare"]["waiting"] == 0:
+            assert time.monotonic() < deadline and not queued.done()
+            time.sleep(0.01)
+        assert client.get("/health").json()["batches"]["shakespeare"]["rows"] == 16
+        refused = client.post("/api/generate", json={"model": "shakespeare", "length": 5})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        start = time.monotonic()
         for s in streams:
             s.__exit__(None, None, None)  # every client hangs up
-        start = time.monotonic()
-        answer = client.post("/api/generate", json={"model": "shakespeare", "length": 10})
-        while answer.status_code == 429 and time.monotonic() - start < 2:
-            time.sleep(0.05)
-            answer = client.post("/api/generate", json={"model": "shakespeare", "length": 10})
-        assert answer.status_code == 200 and time.monotonic() - start < 2
+        assert queued.result(timeout=5).status_code == 200 and time.monotonic() - start < 2
+        assert wait_until_idle(client) < 2
 
 
 def test_the_load_script(server):
@@ -158,7 +167,9 @@ def test_the_serve_command_in_a_subprocess(tiny_run, tmp_path):
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        assert health == {"status": "ok", "models": [tiny_run.name], "busy": 0, "max_concurrency": 2}
+        idle = {"rows": 0, "max_rows": 64, "waiting": 0, "max_queue": 256}
+        assert health == {"status": "ok", "models": [tiny_run.name], "busy": 0, "max_concurrency": 2,
+                          "batches": {tiny_run.name: idle}}
         answer = httpx.post(f"http://127.0.0.1:{port}/api/generate", json={"length": 20, "seed": 1}, timeout=30)
         assert len(answer.json()["samples"][0]["text"]) == 20
     finally:
