@@ -11,7 +11,8 @@ settings (or `--server-args`), waits for /health (bounded), and stops it at the 
 it first makes a run of the default model size from charrnn's own source, trained for 2 steps: the
 speed of generation does not depend on the weights. Then, for each concurrency level C, C clients
 send `--requests` streamed POST /api/generate in all (`--length` characters each, a fresh seed
-each; by default 4 x C, at least 64) and a watcher asks /health every 0.2 s throughout. Bounded:
+each; by default 4 x C, at least 64) and a watcher in a thread of its own asks /health every
+0.2 s throughout. Bounded:
 `--budget` seconds per level, a timeout per request; only 127.0.0.1 / localhost.
 
 Columns: requests answered; ok; 429 = refusals because the model's rows and queue were full
@@ -35,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +108,7 @@ async def run_level(url: str, model: str, concurrency: int, requests: int, lengt
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
         todo = iter(range(requests))
         stop_at = time.monotonic() + budget
-        done = asyncio.Event()
+        done = threading.Event()
 
         async def worker() -> None:
             for i in todo:
@@ -133,28 +135,26 @@ async def run_level(url: str, model: str, concurrency: int, requests: int, lengt
                     level.errors += 1
                     level.error_samples.append(f"{status} {text[:200]}")
 
-        async def watch_health() -> None:
-            async with httpx.AsyncClient(base_url=url, timeout=5.0) as health:
+        def watch_health() -> None:  # a thread of its own: the clients' event loop does not delay it
+            with httpx.Client(base_url=url, timeout=5.0) as health:
                 while not done.is_set():
                     start = time.perf_counter()
                     try:
-                        ok = (await health.get("/health")).status_code == 200
+                        ok = health.get("/health").status_code == 200
                     except httpx.HTTPError:
                         ok = False
                     level.health_checks += 1
                     level.health_failures += not ok
                     level.health_max = max(level.health_max, time.perf_counter() - start)
-                    try:
-                        await asyncio.wait_for(done.wait(), 0.2)
-                    except asyncio.TimeoutError:
-                        pass
+                    done.wait(0.2)
 
-        watcher = asyncio.create_task(watch_health())
+        watcher = threading.Thread(target=watch_health, daemon=True)
+        watcher.start()
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         level.seconds = time.perf_counter() - start
         done.set()
-        await watcher
+        watcher.join()
     return level
 
 

@@ -107,9 +107,10 @@ def choose(decodes: Sequence[Decode], logits: torch.Tensor) -> tuple[torch.Tenso
         every = len(drawn) == len(decodes)
         rows = None if every else torch.tensor([r for k in drawn for r in range(spans[k].start, spans[k].stop)],
                                                device=x.device)
-        temperature = torch.tensor([decodes[k].options.temperature for k in drawn for _ in range(counts[k])],
-                                   device=x.device).view(-1, 1)
-        y = (x if every else x[rows]) / temperature  # exact for a temperature of 1
+        values = {decodes[k].options.temperature for k in drawn}
+        temperature = values.pop() if len(values) == 1 else torch.tensor(
+            [decodes[k].options.temperature for k in drawn for _ in range(counts[k])], device=x.device).view(-1, 1)
+        y = (x if every else x[rows]) / temperature  # float32 division either way; exact for a temperature of 1
         at = 0
         for k in drawn:  # top-k and top-p, row by row as each decode asks
             o, n = decodes[k].options, counts[k]
@@ -118,8 +119,9 @@ def choose(decodes: Sequence[Decode], logits: torch.Tensor) -> tuple[torch.Tenso
             at += n
         probs = torch.softmax(y, dim=-1)
         # sample_next's exponential race, each decode drawing from its own generator as if alone
-        race = torch.cat([torch.empty(counts[k], x.shape[1], dtype=probs.dtype, device=x.device).exponential_(
-            generator=decodes[k].generator) for k in drawn]).clamp_min_(1e-30)
+        draws = [torch.empty(counts[k], x.shape[1], dtype=probs.dtype, device=x.device).exponential_(
+            generator=decodes[k].generator) for k in drawn]
+        race = (draws[0] if len(draws) == 1 else torch.cat(draws)).clamp_min_(1e-30)
         picked = probs.div_(race).argmax(dim=-1)
         if every:
             nxt = picked

@@ -47,7 +47,7 @@ class Product:
     (when `bf16` allows it and W is large enough to gain from it). A batch of more than BATCH_ROWS
     rows (the server's) goes through W as stored, (out, in), a copy made on first use: on 2 AVX2
     cores MKL's product of 32 rows with a 2x512 LSTM's weights is 1.2x faster that way, while one
-    row is as fast either way (benchmarks/README.md, "Many writers at once")."""
+    row is as fast either way (benchmarks/README.md, "The server's batch")."""
 
     BATCH_ROWS = 2
 

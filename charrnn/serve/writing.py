@@ -121,15 +121,13 @@ class Writing:
         self.transcript = job.transcript
 
     async def pieces(self, deadline: float) -> AsyncIterator[dict[int, str]]:
-        """{sample index: new text}, a few characters at a time, until every sample has ended."""
+        """{sample index: new text} as the batch hands it over (STREAM_PIECE characters of a sample at
+        a time), until every sample has ended."""
         try:
             async with aclosing(self.job.items(deadline)) as items:
                 async for batch in items:
-                    new: dict[int, str] = {}
                     for piece in batch:
-                        for i, text in piece.items():
-                            new[i] = new.get(i, "") + text
-                    yield new
+                        yield piece
         finally:  # finished, failed, timed out, or the client went away: its rows leave
             self.scheduler.cancel(self.job)
 
