@@ -1,11 +1,15 @@
 """Make the pictures of the README and docs/looking-inside.md from real runs.
 
     CHARRNN_DATA=../shared/corpora python docs/pictures.py RUN_LSTM RUN_GRU RUN_TANG
+    CHARRNN_DATA=../shared/corpora python docs/pictures.py --studio
 
     docs/curves.png          `charrnn plot RUN_LSTM RUN_GRU --x seconds --lr`
     docs/inspect-terminal.png  `charrnn inspect RUN_LSTM` on a terminal (its 24-bit colours drawn as HTML)
     docs/inside-tab.png      the web app's Inside tab on RUN_LSTM, a unit picked, a character hovered
     docs/inside-tang.png     the Inside tab on RUN_TANG, coloured by its best poem_position unit
+    docs/studio.png          --studio: the Train tab learning 100,000 characters of tinyshakespeare
+                             pasted into it (a fresh server on an empty folder, the defaults, 240 s),
+                             at its fifth eval
 
 Needs Debian's chromium (driven by Playwright, as the tests do).
 """
@@ -21,6 +25,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import sync_playwright
 
 DOCS = Path(__file__).resolve().parent
@@ -68,6 +73,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_for_server(port: int, seconds: float = 60) -> None:
+    """Until the server answers /health: its models are loaded (accepting connections comes first)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server on port {port} did not start within {seconds:g}s")
+        time.sleep(0.2)
+
+
 def inside_pictures(runs: list[str], browser) -> None:
     folder = DOCS / ".pictures-runs"
     folder.mkdir(exist_ok=True)
@@ -78,12 +97,7 @@ def inside_pictures(runs: list[str], browser) -> None:
     port = free_port()
     server = subprocess.Popen([CHARRNN, "serve", str(folder), "--port", str(port), "--log-level", "warning"])
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_for_server(port)
         for run, text, name, hover in ((runs[0], VERSE, "inside-tab.png", 25), (runs[2], TANG, "inside-tang.png", 8)):
             page = browser.new_page(viewport={"width": 900, "height": 780})
             page.goto(f"http://127.0.0.1:{port}/")
@@ -103,7 +117,39 @@ def inside_pictures(runs: list[str], browser) -> None:
         folder.rmdir()
 
 
+def studio_picture(browser) -> None:
+    import tempfile
+
+    text = (Path(os.environ["CHARRNN_DATA"]) / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        server = subprocess.Popen([CHARRNN, "serve", folder, "--port", str(port), "--log-level", "warning"])
+        try:
+            wait_for_server(port)
+            page = browser.new_page(viewport={"width": 900, "height": 1150})
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.eval_on_selector("#train-form textarea[name=text]", "(box, text) => { box.value = text; }",
+                                  text[:100_000])  # as a paste would (filling 100,000 characters key by key is slow)
+            page.fill("#train-form input[name=name]", "my-shakespeare")
+            page.select_option("#train-form select[name=budget]", "custom")
+            page.fill("#train-form input[name=seconds]", "240")
+            page.click("#train-form button[type=submit]")
+            deadline = time.monotonic() + 200  # (the page's policy allows no script from a string: polled here)
+            while page.locator("#train-chart circle.dot").count() < 5 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            page.screenshot(path=DOCS / "studio.png")
+        finally:
+            server.terminate()
+            server.wait(30)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--studio"]:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            studio_picture(browser)
+            browser.close()
+        return
     if len(sys.argv) != 4:
         raise SystemExit(__doc__)
     runs = sys.argv[1:]

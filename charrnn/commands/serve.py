@@ -46,6 +46,17 @@ def add_parsers(commands) -> None:
                    "default: none")
     p.add_argument("--api-key", default=None, metavar="KEY",
                    help=f"require `Authorization: Bearer KEY` on /api and /v1 (default: ${KEY_ENV}, else none)")
+    p.add_argument("--allow-training", action="store_true",
+                   help="let the page train models on an address beyond this machine without --api-key "
+                   "(training is on by default only on 127.0.0.1 or with a key: it takes the cores for minutes)")
+    p.add_argument("--max-upload", type=int, default=defaults.max_upload, metavar="BYTES",
+                   help=f"largest text to train on (a POST /api/train body), 413 above it (default: {defaults.max_upload})")
+    p.add_argument("--max-train-time", type=float, default=defaults.max_train_time, metavar="SECONDS",
+                   help=f"longest a training job trains (default: {defaults.max_train_time:g})")
+    p.add_argument("--max-train-jobs", type=int, default=defaults.max_train_jobs, metavar="N",
+                   help=f"training jobs at once; the others wait (default: {defaults.max_train_jobs})")
+    p.add_argument("--train-queue", type=int, default=defaults.train_queue, metavar="N",
+                   help=f"training jobs waiting; past it, 429 (default: {defaults.train_queue})")
     p.add_argument("--threads", type=int, default=1, metavar="N",
                    help="torch threads for each product of a model's batch (default: 1: on 2 cores, 2 threads "
                    "wrote less under load, the other core being busy with HTTP; each served model's batch has a "
@@ -66,7 +77,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise CharRNNError(f"--port must be in [0, 65535] (got {args.port})")
     if args.threads < 0:
         raise CharRNNError(f"--threads must be >= 0 (got {args.threads})")
-    limits = Limits(args.max_rows, args.max_queue, args.max_concurrency, args.timeout, args.max_body)
+    limits = Limits(args.max_rows, args.max_queue, args.max_concurrency, args.timeout, args.max_body,
+                    max_upload=args.max_upload, max_train_time=args.max_train_time,
+                    max_train_jobs=args.max_train_jobs, train_queue=args.train_queue)
     pick_device(args.device)  # an unavailable device is one line now, not a failed start-up
     runs = check_runs(args.path)  # a bad run is one line now; the weights are loaded at start-up
     api_key = args.api_key if args.api_key is not None else os.environ.get(KEY_ENV) or None
@@ -75,14 +88,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and not api_key:
         print(f"charrnn: warning: listening on {args.host} without --api-key: anyone who can reach it can use "
               f"the models", file=sys.stderr)
-    print(f"charrnn: serving {', '.join(runs)} on http://{args.host}:{args.port}/ (API docs at /docs)",
+    training = bool(_is_loopback(args.host) or api_key or args.allow_training)
+    served = ", ".join(runs) or "no model yet" + (" (train one on the page)" if training else "")
+    print(f"charrnn: serving {served} on http://{args.host}:{args.port}/ (API docs at /docs)",
           file=sys.stderr, flush=True)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
     app = create_app(args.path, limits=limits, cors=args.cors, device=args.device, which=args.checkpoint,
-                     api_key=api_key)
+                     api_key=api_key, training=training)
     config = uvicorn.Config(app, host=args.host, port=args.port, lifespan="on", log_level=args.log_level,
                             timeout_graceful_shutdown=5, server_header=False)
     server = _graceful_server_class()(config)

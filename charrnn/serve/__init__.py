@@ -5,6 +5,8 @@
 
     app.py          the app factory: models loaded at start-up, the page, /health, /api/*
     inside_api.py   looking inside: /api/models/{name}/metrics, /api/inspect, /api/neurons
+    train_api.py    the studio's routes: /api/train (start, status, events, stop, resume), DELETE a model
+    studio.py       training jobs: `charrnn train` children in the served folder, queued, resumable
     openai_api.py   /v1/models and /v1/completions, in the shapes the `openai` client parses
     schemas.py      the bounded pydantic request models
     registry.py     the served models: one run or a folder of runs, loaded at start-up
@@ -16,7 +18,7 @@
     responses.py    one-line JSON errors, Server-Sent Events
     errors.py       the time-limit exception and the error body (below the rest)
     docs.py         /docs: Swagger UI from the installed swagger-ui-bundle, nothing from a CDN
-    static/         index.html, app.js, style.css: plain files, no build step, no CDN
+    static/         index.html, app.js, views.js, studio.js, style.css: plain files, no build step, no CDN
 
 The `serve` command (flags, then uvicorn) is charrnn/commands/serve.py. See docs/serve.md.
 """

@@ -1,12 +1,13 @@
 """The app factory: `create_app(path)` loads the runs at start-up and serves the page and the API.
 
     GET  /                 the writer's page (static/: plain HTML, CSS and JS, every asset local)
-    GET  /health           {"status": "ok", ...}, answered even while every slot is busy
+    GET  /health           {"status": "ok", ...}, answered at any load
     GET  /api/models       the served models: shape, vocabulary, mode, best val loss, what they write
     POST /api/generate     continue a prime (JSON, or Server-Sent Events with "stream": true)
     POST /api/poem         regular Chinese poems: form, acrostic, rhyme (TrainedModel.poem)
     POST /api/names        names from a lines-mode run (TrainedModel.names)
     GET  /api/models/{name}/metrics, POST /api/inspect, POST /api/neurons   looking inside (inside_api.py)
+    POST /api/train, GET /api/train[/{name}[/events]], ..., DELETE /api/models/{name}   the studio (train_api.py)
     GET  /v1/models, POST /v1/completions   OpenAI-compatible (openai_api.py)
     GET  /docs             the OpenAPI page: Swagger UI from the installed swagger-ui-bundle (docs.py)
 
@@ -15,6 +16,7 @@ Errors are one line of JSON with a 4xx status (responses.py); nothing a client s
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
@@ -25,6 +27,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from charrnn import checkpoint
 from charrnn.errors import CharRNNError
 from charrnn.generation.streaming import prime_warning, random_seed, stop_list
 from charrnn.serve import schemas
@@ -37,14 +40,18 @@ from charrnn.serve.limits import BodyLimit, Limits
 from charrnn.serve.openai_api import router as openai_router
 from charrnn.serve.registry import load_models, serve_models
 from charrnn.serve.responses import ERRORS, STREAMED, add_error_handlers, event_stream, server_of, sse
+from charrnn.serve.studio import Studio, TrainJob
+from charrnn.serve.train_api import router as train_router
 from charrnn import views
-from charrnn.trained import TrainedModel
+from charrnn.trained import TrainedModel, load
 from charrnn.version import __version__
 from charrnn.writers.meter import check_poems
 from charrnn.writers.names import NameRules
 from charrnn.writers.poem_form import PoemForm, poem_lines
 
 STATIC = Path(__file__).parent / "static"
+TRAINING_OFF = ("training is off on this server: it listens beyond this machine without --api-key; start it with "
+                "--api-key KEY (and send the key on every training route) or with --allow-training")
 NAMES_BATCH = 32  # names drawn side by side in the batch (the library draws up to 256 at once)
 INSIDE_STATIC = Path(views.__file__).parent / "static"
 # The page may load nothing from elsewhere: the browser enforces "every asset local".
@@ -55,9 +62,10 @@ PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' d
 
 def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedModel] | None = None,
                limits: Limits | None = None, cors: Sequence[str] = (), device: str = "auto",
-               which: str = "best", api_key: str | None = None) -> FastAPI:
+               which: str = "best", api_key: str | None = None, training: bool = True) -> FastAPI:
     """An app serving the run (or folder of runs) at `path`, or already loaded `models` {name: model}.
-    `api_key`: /api and /v1 need `Authorization: Bearer <api_key>` (auth.py)."""
+    `api_key`: /api and /v1 need `Authorization: Bearer <api_key>` (auth.py). `training`: the studio
+    trains models in the folder of runs at `path` (train_api.py; commands/serve.py says when)."""
     if (path is None) == (models is None):
         raise ValueError("give a run path or loaded models: one of them")
     limits = limits or Limits()
@@ -69,15 +77,29 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
         else:
             served = await anyio.to_thread.run_sync(load_models, path, device, which)
         app.state.server = server = Server(served, limits)
+        app.state.studio, app.state.training_off = None, TRAINING_OFF
+        task = None
+        if path is not None and checkpoint.is_run(path):
+            app.state.training_off = f"this server serves one run ({Path(path).name}): serve a folder of runs to train"
+        elif path is not None and training:
+            async def done(job: TrainJob) -> None:  # the job's run, served from now on
+                server.add_model(job.name, await anyio.to_thread.run_sync(load, job.folder, device, which))
+
+            app.state.studio = studio = Studio(Path(path), limits.max_train_jobs, limits.train_queue,
+                                               limits.max_train_time, done)
+            task = asyncio.create_task(studio.run())
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                app.state.studio.close()
             server.close()
 
     app = FastAPI(title="charrnn", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Character-level language models that write: stories, poems, names. See docs/serve.md.")
     add_error_handlers(app)
-    app.add_middleware(BodyLimit, max_body=limits.max_body)
+    app.add_middleware(BodyLimit, max_body=limits.max_body, paths={"/api/train": limits.max_upload})
     if api_key:
         app.add_middleware(ApiKey, key=api_key)
     if cors:  # outermost, so that even the body cap's 413 carries the CORS headers
@@ -89,6 +111,7 @@ def create_app(path: str | Path | None = None, *, models: Mapping[str, TrainedMo
     _add_generate_route(app)
     _add_form_routes(app)
     app.include_router(inside_router)
+    app.include_router(train_router)
     app.include_router(openai_router)
     add_docs(app)
     return app

@@ -24,11 +24,12 @@ from starlette.exceptions import HTTPException
 
 from charrnn.serve.errors import Stopping
 from charrnn.serve.limits import Limits, Slots
-from charrnn.serve.registry import ServedModel
+from charrnn.serve.registry import ServedModel, serve_models
 from charrnn.serve.scheduler import END, Failed, Job, Scheduler, hand_over
 from charrnn.generation.options import SamplingOptions
 from charrnn.generation.samples import Plan
 from charrnn.serve.writing import CallJob, PlanJob, TextJob, Writing, job_result
+from charrnn.trained import TrainedModel
 
 
 class ThreadCall(Job):
@@ -69,6 +70,7 @@ class Server:
 
     def __post_init__(self) -> None:
         self.calls: weakref.WeakSet[ThreadCall] = weakref.WeakSet()  # under way, for stop()
+        self.stopping = False
         self.slots = Slots(self.limits.max_concurrency)
         # One worker per slot, so a call never waits for a thread (the slots are the only queue: none).
         self.pool = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="charrnn-inside")
@@ -77,12 +79,30 @@ class Server:
 
     def model(self, name: str | None) -> ServedModel:
         """The model a request names (the first one when it names none); 404 for any other name."""
+        if not self.models:
+            raise HTTPException(404, "no model is served here yet: train one on the page, or POST /api/train")
         if name is None:
             return next(iter(self.models.values()))
         if name not in self.models:
             shown = name if len(name) <= 60 else name[:57] + "..."
             raise HTTPException(404, f"model {shown!r} is not served here; choose from: {', '.join(self.models)}")
         return self.models[name]
+
+    def add_model(self, name: str, model: TrainedModel) -> None:
+        """Serve `model` as `name` from now on (a training job's run once it is done), in place of any
+        model of that name."""
+        self.remove_model(name)
+        self.models[name] = serve_models({name: model})[name]
+        self.models = dict(sorted(self.models.items()))
+        self.batches[name] = Scheduler(model.network, name, self.limits.max_rows, self.limits.max_queue,
+                                       self.limits.retry_after)
+
+    def remove_model(self, name: str) -> None:
+        """Stop serving `name`: its requests under way end as when the server stops."""
+        self.models.pop(name, None)
+        batch = self.batches.pop(name, None)
+        if batch is not None:
+            batch.close()
 
     def deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.limits.timeout
@@ -115,6 +135,7 @@ class Server:
 
     def stop(self) -> None:
         """End every request under way now (a stream gets an `error` event), before the sockets close."""
+        self.stopping = True  # a training job's events end too (train_api.py)
         for call in list(self.calls):
             call.stop()
         for batch in self.batches.values():

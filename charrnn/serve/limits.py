@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.exceptions import HTTPException
@@ -36,6 +37,10 @@ class Limits:
     timeout: float = 60.0  # seconds a request may take, waiting included, before it is answered 503
     max_body: int = 64 * 1024  # bytes of request body
     retry_after: int = 1  # seconds, in the Retry-After header of a 429
+    max_upload: int = 20 * 1024 * 1024  # bytes of a POST /api/train body: the text to train on
+    max_train_time: float = 600.0  # seconds a training job may train
+    max_train_jobs: int = 1  # training jobs at once; the others wait
+    train_queue: int = 8  # training jobs waiting; past it, 429
 
     def __post_init__(self) -> None:
         if not MIN_ROWS <= self.max_rows <= 4096:
@@ -48,6 +53,13 @@ class Limits:
             raise CharRNNError(f"--timeout must be in (0, 3600] seconds (got {self.timeout})")
         if not 1024 <= self.max_body <= 16 * 1024 * 1024:
             raise CharRNNError(f"--max-body must be in [1024, 16777216] bytes (got {self.max_body})")
+        if not 1024 <= self.max_upload <= 1024**3:
+            raise CharRNNError(f"--max-upload must be in [1024, 1073741824] bytes (got {self.max_upload})")
+        if not 1 <= self.max_train_time <= 7 * 24 * 3600:
+            raise CharRNNError(f"--max-train-time must be in [1, 604800] seconds (got {self.max_train_time})")
+        if not 1 <= self.max_train_jobs <= 64 or not 0 <= self.train_queue <= 1000:
+            raise CharRNNError(f"--max-train-jobs must be in [1, 64] and --train-queue in [0, 1000] "
+                               f"(got {self.max_train_jobs} and {self.train_queue})")
 
 
 class Slots:
@@ -77,18 +89,20 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuse request bodies over `max_body` bytes with 413, whether announced or streamed."""
+    """Refuse request bodies over `max_body` bytes (or the cap `paths` gives a path) with 413, whether
+    announced or streamed."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: ASGIApp, max_body: int, paths: Mapping[str, int] | None = None) -> None:
+        self.app, self.max_body, self.paths = app, max_body, dict(paths or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        limit = self.paths.get(scope["path"], self.max_body)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             return await _send_error(scope, send, 413 if declared.isdigit() else 400,
-                                     BodyTooLarge(self.max_body).detail if declared.isdigit()
+                                     BodyTooLarge(limit).detail if declared.isdigit()
                                      else "Content-Length is not a number")
         received = 0
         started = False
@@ -98,8 +112,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge(self.max_body)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def watched_send(message: Message) -> None:

@@ -1,7 +1,8 @@
 """The models a server holds: found in one run folder or a folder of runs, loaded once at start-up.
 
     charrnn serve runs/shakespeare      one model, named "shakespeare"
-    charrnn serve runs/                 every sub-folder that is a run: runs/poems -> "poems", ...
+    charrnn serve runs/                 every sub-folder that is a run: runs/poems -> "poems", ...;
+                                        an empty (or missing, then made) folder serves none yet
 
 A request names its model; the name is looked up in this set and nowhere else, so it is never
 made into a path.
@@ -16,6 +17,7 @@ from pathlib import Path
 from charrnn import checkpoint
 from charrnn.errors import CharRNNError
 from charrnn.generation.network import Network
+from charrnn.serve.studio import STUDIO
 from charrnn.trained import TrainedModel, load
 
 
@@ -44,25 +46,32 @@ class ServedModel:
 
 
 def find_runs(path: str | Path) -> dict[str, Path]:
-    """{name: run folder}: PATH itself when it is a run, else its sub-folders that are runs."""
+    """{name: run folder}: PATH itself when it is a run, else its sub-folders that are runs (none in a
+    new folder: the studio trains them). A missing folder is made."""
     path = Path(path)
     if checkpoint.is_run(path):
         return {path.resolve().name: path}
-    if not path.is_dir():
-        raise CharRNNError(f"{path}: no such run folder")
-    runs = {p.name: p for p in sorted(path.iterdir())
-            if p.is_dir() and not p.name.startswith(".") and checkpoint.is_run(p)}
-    if not runs:
-        raise CharRNNError(f"{path}: neither a run folder nor a folder of runs (no sub-folder holds a config.json)")
-    return runs
+    if path.exists() and not path.is_dir():
+        raise CharRNNError(f"{path}: neither a run folder nor a folder of runs")
+    path.mkdir(parents=True, exist_ok=True)
+    return {p.name: p for p in sorted(path.iterdir()) if p.is_dir() and not p.name.startswith(".") and checkpoint.is_run(p)}
 
 
 def check_runs(path: str | Path) -> dict[str, Path]:
-    """find_runs, and read each run's configuration and weights header: a bad run is one line, before serving."""
+    """find_runs, and read each run's configuration and weights header: a bad run is one line, before
+    serving. A run the studio is training (studio.json, no weights yet) is not served yet."""
     runs = find_runs(path)
-    for folder in runs.values():
+    for name, folder in list(runs.items()):
+        if not servable(folder):
+            del runs[name]
+            continue
         checkpoint.run_summary(folder)
     return runs
+
+
+def servable(folder: Path) -> bool:
+    """Whether a run has weights to serve: a studio job that has not reached its first save has none."""
+    return not (folder / STUDIO).exists() or checkpoint.weights_file(folder).exists()
 
 
 def summarize(name: str, model: TrainedModel) -> dict:
@@ -85,4 +94,4 @@ def serve_models(models: Mapping[str, TrainedModel]) -> dict[str, ServedModel]:
 
 
 def load_models(path: str | Path, device: str = "auto", which: str = "best") -> dict[str, ServedModel]:
-    return serve_models({name: load(folder, device, which) for name, folder in find_runs(path).items()})
+    return serve_models({name: load(folder, device, which) for name, folder in check_runs(path).items()})

@@ -28,6 +28,7 @@ from charrnn.serve.jobs import Server
 
 # The error answers each operation may give, for /docs and the schema: one-line JSON, OpenAI's object under /v1
 ERRORS = {code: {"model": schemas.ErrorResponse} for code in (400, 401, 404, 413, 422, 429, 503)}
+TRAIN_ERRORS = {**ERRORS, 403: {"model": schemas.ErrorResponse}, 409: {"model": schemas.ErrorResponse}}
 OPENAI_ERRORS = {code: {"model": schemas.OpenAIErrorResponse} for code in ERRORS}
 # With "stream": true the 200 answer is Server-Sent Events (its events are described in docs/serve.md)
 SSE_EVENT = {"type": "object", "properties": {"event": {"type": "string"}, "data": {"type": "string"}},

@@ -14,7 +14,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from charrnn.data.catalog import dataset_names
 from charrnn.generation.options import SamplingOptions
+from charrnn.training.config import PRESETS
 
 DEFAULT = SamplingOptions()  # the decoding defaults, from their one place
 MAX_LENGTH = 2000  # characters a sample
@@ -28,6 +30,8 @@ MAX_MODEL_NAME = 128
 MAX_POEMS, MAX_POEM_CHARS_PER_LINE, MAX_POEM_LINES, MAX_HEADS = 8, 32, 64, 64
 MAX_NAMES, MAX_NAME_LEN = 100, 64
 MAX_INSPECT, MAX_INSPECT_TOP_K, MAX_UNITS, MAX_NEURONS = 2000, 20, 16, 50
+# A text to train on: at least a train split of one batch (32 x 128 characters) and a validation split
+MIN_TRAIN_TEXT, MAX_TRAIN_SECONDS = 5_000, 7 * 24 * 3600
 
 
 
@@ -149,6 +153,26 @@ class CompletionRequest(BaseModel):
         return SamplingOptions(**{k: v for k, v in given.items() if v is not None})
 
 
+class TrainRequest(_Request):
+    """A training job: a text or a named dataset (one of them: 400 otherwise), and what to train on it;
+    the others are `charrnn train`'s flags of the same names."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$",
+                      description="the new model's name and its run folder's: 1-64 of A-Z a-z 0-9 _ -")
+    text: str | None = Field(None, min_length=MIN_TRAIN_TEXT, description=f"the text to learn: at least "
+                             f"{MIN_TRAIN_TEXT:,} characters, at most --max-upload bytes in all")
+    dataset: Literal[tuple(dataset_names())] | None = Field(None, description="a named dataset instead of a text")
+    preset: Literal[tuple(PRESETS)] | None = Field(None, description="settings measured for a time budget")
+    max_time: float | None = Field(None, gt=0, le=MAX_TRAIN_SECONDS, description="seconds of training, at most "
+                                   "--max-train-time (default: the preset's, else --max-train-time)")
+    max_steps: Integer[1, 10_000_000] | None = Field(None, description="a budget of steps instead: the same "
+                                                     "run every time; the server still stops it at --max-train-time")
+    mode: Literal["auto", "stream", "lines"] = "auto"
+    cell: Literal["lstm", "gru", "rnn"] | None = None
+    hidden: Integer[8, 2048] | None = None
+    layers: Integer[1, 8] | None = None
+
+
 # --- responses (for the OpenAPI page; the handlers return plain dicts in these shapes) -----------------
 
 class ModelInfo(BaseModel):
@@ -260,3 +284,20 @@ class OpenAIErrorResponse(BaseModel):
     """/v1's errors, in the shape the openai client reads."""
 
     error: OpenAIError
+
+
+class TrainStatus(BaseModel):
+    name: str
+    state: Literal["queued", "running", "done", "stopped", "failed"]
+    step: int
+    elapsed: float
+    max_time: float = Field(description="seconds: the job's budget, or the server's cap of a step budget")
+    best_val: float | None
+    last_sample: str | None
+    error: str | None
+
+
+class DatasetInfo(BaseModel):
+    name: str
+    mode: Literal["stream", "lines"]
+    description: str

@@ -116,9 +116,10 @@ class Evals:
                     scope += f"; best (step {self.best_step}) {best:.4f}"
             bar.write(f"step {step}: val {result['loss_nats']:.4f} nats/char ({result['bpc']:.3f} bpc){scope}"
                       f"{' (best)' if improved else ''} | {elapsed:.0f}s")
+        if self.config.sample_chars:  # kept in the record too: the server's studio shows it
+            record["sample"] = self.sample(self.network(), step)
+            bar.write("    " + record["sample"].replace("\n", "\n    "))
         checkpoint.append_metrics(self.run_dir, record)
-        if self.config.sample_chars:
-            bar.write("    " + self.sample(self.network(), step).replace("\n", "\n    "))
 
     def scores_a_subset(self) -> bool:
         """Whether the evals score part of the validation split (so the end of the run scores all of it)."""

@@ -373,10 +373,11 @@ def test_cors_is_off_unless_asked(runs_folder, client):
 def test_find_runs(tmp_path, tiny_run, runs_folder):
     assert find_runs(tiny_run) == {tiny_run.resolve().name: tiny_run}
     assert list(find_runs(runs_folder)) == ["dinos", "poems", "shakespeare"]
+    assert find_runs(tmp_path) == {}  # an empty folder serves no model yet: the studio trains them
+    assert find_runs(tmp_path / "missing") == {} and (tmp_path / "missing").is_dir()  # made
+    (tmp_path / "file.txt").write_text("not a folder")
     with pytest.raises(CharRNNError, match="neither a run folder nor a folder of runs"):
-        find_runs(tmp_path)
-    with pytest.raises(CharRNNError, match="no such run folder"):
-        find_runs(tmp_path / "missing")
+        find_runs(tmp_path / "file.txt")
 
 
 def test_serve_command_flags_and_errors(tmp_path, capsys):
@@ -388,8 +389,9 @@ def test_serve_command_flags_and_errors(tmp_path, capsys):
     add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["serve", str(tmp_path)])
     assert (args.host, args.port, args.max_concurrency, args.cors) == ("127.0.0.1", 8000, 4, [])
+    (tmp_path / "file.txt").write_text("not a folder")
     with pytest.raises(CharRNNError, match="neither a run folder"):
-        cmd_serve(args)
+        cmd_serve(parser.parse_args(["serve", str(tmp_path / "file.txt")]))
     with pytest.raises(CharRNNError, match="--max-concurrency must be in"):
         cmd_serve(parser.parse_args(["serve", str(tmp_path), "--max-concurrency", "0"]))
     with pytest.raises(CharRNNError, match="--port"):
@@ -435,7 +437,8 @@ def test_the_serve_command_reads_the_key_from_the_environment(runs_folder, monke
     monkeypatch.setattr("uvicorn.Server", NoServer)
     monkeypatch.setenv("CHARRNN_API_KEY", "from-env")
     args = argparse.Namespace(path=str(runs_folder), host="0.0.0.0", port=0, max_rows=16, max_queue=4,
-                              max_concurrency=2, timeout=10.0,
+                              max_upload=1 << 20, max_train_time=60.0, max_train_jobs=1, train_queue=2,
+                              allow_training=False, max_concurrency=2, timeout=10.0,
                               max_body=65536, cors=[], threads=0, device="cpu", checkpoint="best",
                               log_level="warning", api_key=None)
     assert command.cmd_serve(args) == 0

@@ -93,15 +93,30 @@ async function run(form, task) {
   }
 }
 
+// A form that runs `task` when submitted, one request at a time.
+function onSubmit(form, task) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (form.closest(".panel").getAttribute("aria-busy") === "true") return;
+    run(form, () => task(form));
+  });
+}
+
 // --- models and tabs -------------------------------------------------------------------------------
 
-async function loadModels() {
+// The served models into the picker; `name` chosen when given. With none yet, the Train tab.
+async function loadModels(name) {
   const response = await api("/api/models");
   if (!response.ok) throw new Error(await errorText(response));
   state.models = await response.json();
   const select = $("#model");
   select.replaceChildren(...state.models.map((m) => new Option(m.name, m.name)));
-  select.addEventListener("change", () => chooseModel(true));
+  if (name) select.value = name;
+  if (!state.models.length) {
+    $("#model-info").textContent = "No model yet: train one in the Train tab.";
+    showTab("train");
+    return;
+  }
   chooseModel(true);
 }
 
@@ -260,12 +275,7 @@ function wire() {
   const writers = { "poem-form": writePoem, "story-form": writeStory, "names-form": makeNames,
     "check-form": checkPoem };
   for (const [id, write] of Object.entries(writers)) {
-    const form = document.getElementById(id);
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      if (form.closest(".panel").getAttribute("aria-busy") === "true") return;  // one request at a time
-      run(form, () => write(form));
-    });
+    onSubmit(document.getElementById(id), write);
   }
   for (const button of document.querySelectorAll("[data-again]")) {
     button.addEventListener("click", () => document.getElementById(button.dataset.again).requestSubmit());
@@ -274,6 +284,7 @@ function wire() {
     button.addEventListener("click", () => copyText(button.dataset.copy, button));
   }
   $("#story-stop").addEventListener("click", () => state.controller && state.controller.abort());
+  $("#model").addEventListener("change", () => chooseModel(true));
   loadModels().catch((error) => showError(error.message || String(error)));
 }
 

@@ -30,13 +30,13 @@ function svg(tag, attributes) {
   return element;
 }
 
-function drawCurves(records) {
-  const chart = $("#training-chart");
+// records: metrics.jsonl's; chart: an <svg>; summary: the line of text under it
+function drawCurves(records, chart = $("#training-chart"), summary = $("#training-summary")) {
   const train = records.filter((r) => typeof r.loss === "number");
   const val = records.filter((r) => typeof r.val_loss === "number");
   chart.replaceChildren();
   if (!train.length && !val.length) {
-    $("#training-summary").textContent = "No metrics yet: the run has not logged a step.";
+    summary.textContent = "No metrics yet: the run has not logged a step.";
     return;
   }
   const W = 640, H = 300, left = 44, bottom = 24, top = 10, right = 10;
@@ -62,10 +62,10 @@ function drawCurves(records) {
     for (const r of val) chart.append(svg("circle", { class: "dot", cx: x(r.step), cy: y(r.val_loss), r: 3 }));
     const best = val.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
     chart.append(svg("circle", { class: "best", cx: x(best.step), cy: y(best.val_loss), r: 6 }));
-    $("#training-summary").textContent =
+    summary.textContent =
       `${train.length ? train[train.length - 1].step : best.step} steps; best val ${best.val_loss.toFixed(4)} nats/char at step ${best.step}`;
   } else {
-    $("#training-summary").textContent = `${train[train.length - 1].step} steps; no validation loss yet`;
+    summary.textContent = `${train[train.length - 1].step} steps; no validation loss yet`;
   }
 }
 
@@ -77,12 +77,7 @@ async function refreshCurves() {
 }
 
 function wireViews() {
-  const form = $("#inside-form");
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    if (form.closest(".panel").getAttribute("aria-busy") === "true") return;
-    run(form, () => lookInside(form));
-  });
+  onSubmit($("#inside-form"), lookInside);
   const show = () => refreshCurves().catch((error) => showError(error.message || String(error)));
   $("#tab-training").addEventListener("click", show);
   $("#model").addEventListener("change", show);
